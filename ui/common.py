@@ -1,0 +1,69 @@
+"""What every page needs: one Store per process, the rules, the current person, cached reads."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from exq_core import queries
+from exq_core.models import BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
+from exq_core.rules import RuleSet, load_rules
+from exq_core.store import Store, default_db_path, utcnow
+
+
+def db_path() -> Path:
+    return Path(os.environ.get("EXQ_DB") or default_db_path())
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
+def _store(path: str) -> Store:
+    return Store(path)
+
+
+def get_store() -> Store:
+    """The process's one connection (DuckDB lets one process own the file)."""
+    return _store(str(db_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def _rules(path: str, mtime: float) -> RuleSet:
+    return load_rules(path or None)
+
+
+def get_rules() -> RuleSet:
+    path = os.environ.get("EXQ_RULES", "")
+    mtime = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
+    return _rules(path, mtime)
+
+
+def data_stamp() -> tuple:
+    """Changes whenever anything is written (every state change appends an event; every import a row).
+    Cached reads take it as an argument, so a decision in one browser shows in another on its next rerun."""
+    with get_store().read() as cur:
+        return cur.execute("SELECT (SELECT max(event_id) FROM events), (SELECT max(import_id) FROM imports), "
+                           "(SELECT count(*) FROM suggestions)").fetchone()
+
+
+def current_actor() -> Actor | None:
+    """The signed-in person. Set by the sign-in gate in app.py."""
+    return st.session_state.get("actor")
+
+
+def bucket_label(bucket: str) -> str:
+    return BUCKET_LABELS.get(bucket, bucket)
+
+
+BUCKET_ORDER = [b.value for b in BUCKETS]
+BUCKET_PALETTE = [BUCKET_COLORS[b] for b in BUCKETS]
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached_stats(stamp: tuple, minute: str) -> dict:
+    """Overview numbers, keyed by the data stamp and the current minute (ages move with time)."""
+    with get_store().read() as cur:
+        return queries.stats(cur, utcnow())
+
+
+def now_minute() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M")

@@ -85,9 +85,15 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE mappings (
             name VARCHAR PRIMARY KEY, spec JSON NOT NULL, updated_by VARCHAR, updated_at TIMESTAMP NOT NULL)""",
     ],
-    # 1 -> 2: indexes-free lookups are fast enough; record which rules file each import used.
+    # 1 -> 2: record which rules file each import used; local accounts.
     [
         "ALTER TABLE imports ADD COLUMN IF NOT EXISTS rules_version VARCHAR",
+        """CREATE TABLE IF NOT EXISTS users (
+            username VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, role VARCHAR NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT false, created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS sign_in_attempts (
+            username VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL, ok BOOLEAN NOT NULL)""",
     ],
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,167 @@
+"""Shared fixtures: fresh databases, a seeded demo database, a fixed clock, and a running app."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from exq_core.models import Actor, Role  # noqa: E402
+from exq_core.store import Store  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+NOW = datetime(2026, 11, 27, 12, 0, 0)
+DEMO_ORDERS = 3000
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty, migrated database file."""
+    s = Store(tmp_path / "exq.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """A demo database built once per test session; copy it, never write to it."""
+    from exq_core.demo import seed_demo
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    with Store(path) as s:
+        seed_demo(s, n=DEMO_ORDERS, seed=7)
+        s.con.execute("CHECKPOINT")
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_template, tmp_path) -> Path:
+    """A private copy of the demo database file."""
+    target = tmp_path / "demo.duckdb"
+    shutil.copy(demo_template, target)
+    return target
+
+
+@pytest.fixture
+def demo_store(demo_db):
+    s = Store(demo_db)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def manager() -> Actor:
+    return Actor(username="maria", role=Role.MANAGER)
+
+
+@pytest.fixture
+def reviewer() -> Actor:
+    return Actor(username="sam", role=Role.REVIEWER)
+
+
+@pytest.fixture
+def viewer() -> Actor:
+    return Actor(username="vic", role=Role.VIEWER)
+
+
+# -- AppTest ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def app_env(demo_db, monkeypatch):
+    """Point the app at a private demo database and forget cached resources between tests."""
+    import streamlit as st
+    monkeypatch.setenv("EXQ_DB", str(demo_db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield demo_db
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+# -- a real app for browser tests -------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningApp:
+    def __init__(self, db: Path, env: dict | None = None):
+        self.db = db
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(db.parent / "streamlit.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env={**os.environ, "EXQ_DB": str(db), **(env or {})},
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {(self.db.parent / 'streamlit.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("streamlit did not become healthy")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def running_app(demo_db):
+    """The real dashboard on a private demo database; stopped by its own pid afterwards."""
+    app = RunningApp(demo_db)
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--disable-background-networking", "--disable-component-update", "--no-first-run"]}
+
+
+def wait_for_app(page, timeout: float = 30_000) -> None:
+    """Wait as Streamlit's own e2e suite does: connected, script finished, no skeletons left."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+                           timeout=timeout)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

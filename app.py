@@ -13,6 +13,13 @@ if "actor" not in st.session_state:
 pages = {
     "Work": [
         st.Page("pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
+        st.Page("pages/queue.py", title="Queue", icon="📋", url_path="queue"),
+        st.Page("pages/review.py", title="Review", icon="🔎", url_path="review"),
+    ],
+    "Manage": [
+        st.Page("pages/insights.py", title="Insights", icon="📈", url_path="insights"),
+        st.Page("pages/import.py", title="Import", icon="📥", url_path="import"),
+        st.Page("pages/rules.py", title="Rules", icon="⚙️", url_path="rules"),
     ],
 }
 nav = st.navigation(pages)

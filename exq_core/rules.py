@@ -176,7 +176,7 @@ class RuleSet(BaseModel):
 
     def weight_sql(self, bucket_col: str = "bucket") -> str:
         whens = " ".join(f"WHEN '{b.value}' THEN {s.weight!r}" for b, s in self.buckets.items())
-        return f"(CASE {bucket_col} {whens} ELSE 0 END)"
+        return f"CAST(CASE {bucket_col} {whens} ELSE 0 END AS DOUBLE)"
 
     def sla_hours_sql(self, bucket_col: str = "bucket") -> str:
         whens = " ".join(f"WHEN '{b.value}' THEN {s.sla_hours!r}" for b, s in self.buckets.items())
@@ -189,8 +189,8 @@ class RuleSet(BaseModel):
         return {
             "bucket_weight": self.weight_sql(),
             "value_points": f"least({p.value_cap!r}, {p.value_factor!r} * log10(1 + order_total::DOUBLE))",
-            "urgency_points": f"(CASE WHEN {now_param} > sla_due_at THEN {p.breach_points!r} ELSE "
-                              f"round({p.urgency_scale!r} * {elapsed} / epoch(sla_due_at - opened_at)) END)",
+            "urgency_points": f"CAST(CASE WHEN {now_param} > sla_due_at THEN {p.breach_points!r} ELSE "
+                              f"round({p.urgency_scale!r} * {elapsed} / epoch(sla_due_at - opened_at)) END AS DOUBLE)",
         }
 
     def priority_sql(self, now_param: str = "$now") -> str:

@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", choices=sorted(EXPORTS), default="decisions")
     p.add_argument("--out")
     p.set_defaults(func=cmd_export)
+
+    from .cli_user import add_user_parser
+    add_user_parser(sub, common)
     return parser
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import queries
 from .errors import ExqError, FeedInvalid
-from .models import SYSTEM
+from .models import SYSTEM, Bucket
 from .rules import load_rules
 from .store import Store, default_db_path, utcnow
 
@@ -136,6 +136,35 @@ EXPORTS = {
 }
 
 
+def cmd_suggest(args) -> int:
+    from . import assist
+    from tqdm import tqdm
+    config = assist.AIConfig.from_env()
+    rules = load_rules(args.rules)
+    with Store(args.db) as store:
+        bar = tqdm(total=0, desc="suggest", unit="case", file=sys.stderr, disable=True if args.quiet else None,
+                   leave=False)
+
+        def tick(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            report = assist.precompute(store, rules, limit=args.limit, bucket=args.bucket, workers=args.workers,
+                                       config=config, progress=tick)
+        finally:
+            bar.close()
+    where = f"{config.source} at {config.base_url or 'the OpenAI API'}" if config.enabled else \
+        "the offline assistant (no OPENAI_API_KEY)"
+    made = ", ".join(f"{n} {source}" for source, n in sorted(report.by_source.items())) or "none"
+    print(f"{report.cases} cases at the top of the queue; {report.already} already had a suggestion; "
+          f"{report.made} new ({made}) from {where}.")
+    for reason, n in sorted(report.errors.items(), key=lambda item: -item[1]):
+        print(f"fell back to offline ×{n}: {reason}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args) -> int:
     out = Path(args.out or f"exq-{args.what}.csv")
     with Store(args.db) as store, store.read() as cur:
@@ -175,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", parents=[common], help="the Overview's numbers")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("suggest", parents=[common],
+                       help="precompute AI suggestions for the top of the queue (offline without OPENAI_API_KEY)")
+    p.add_argument("--limit", type=int, default=50, help="how many cases from the top of the queue (default 50)")
+    p.add_argument("--bucket", choices=[b.value for b in Bucket], help="only this bucket")
+    p.add_argument("--workers", type=int, default=4, help="model requests in flight at once (default 4, max 16)")
+    p.add_argument("--rules", help="rules file (default: $EXQ_RULES, else the shipped defaults)")
+    p.set_defaults(func=cmd_suggest)
 
     p = sub.add_parser("export", parents=[common], help="write a table as CSV")
     p.add_argument("what", nargs="?", choices=sorted(EXPORTS), default="decisions")

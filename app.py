@@ -1,14 +1,14 @@
 """exq dashboard entry point: navigation, sign-in gate and the shared sidebar."""
 import streamlit as st
 
-from exq_core.models import Actor, Role
+from exq_core.models import Role
 from ui.common import db_path, get_store
+from ui.sign_in import account_sidebar, gate, sign_in_form
 
 st.set_page_config(page_title="exq — exception queue", page_icon="🧭", layout="wide")
 
-# Sign-in lands in its own issue; until then everyone is the local demo manager.
-if "actor" not in st.session_state:
-    st.session_state["actor"] = Actor(username="demo", role=Role.MANAGER)
+# Who is signed in (st.session_state["actor"]), re-checked against the database on every rerun.
+actor = gate()
 
 pages = {
     "Work": [
@@ -22,12 +22,18 @@ pages = {
         st.Page("pages/rules.py", title="Rules", icon="⚙️", url_path="rules"),
     ],
 }
-nav = st.navigation(pages)
+if actor is None or actor.role is Role.MANAGER:
+    pages["Manage"].append(st.Page("pages/users.py", title="Users", icon="👥", url_path="users"))
+# Without a session every page stays registered but hidden and none runs: only the sign-in form renders,
+# and a deep link (/queue?bucket=fraud_risk) keeps its address, so it opens right after signing in.
+nav = st.navigation(pages, position="sidebar" if actor else "hidden")
+if actor is None:
+    sign_in_form()
+    st.stop()
 
 with st.sidebar:
     store = get_store()
     st.caption(f"Database: `{db_path()}`")
-    actor = st.session_state["actor"]
-    st.caption(f"Signed in as **{actor.username}** ({actor.role})")
+    account_sidebar(actor)
 
 nav.run()

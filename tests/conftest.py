@@ -1,4 +1,19 @@
-"""Shared fixtures: fresh databases, a seeded demo database, a fixed clock, and a running app."""
+"""Shared fixtures: fresh databases, a seeded demo database, a fixed clock, and a running app.
+
+Signing in. Every page sits behind the sign-in gate in app.py: a test that does not sign in sees only the
+sign-in form. The demo database (`demo_db`, `demo_store`, `app_env`, `running_app`) has three accounts, all
+with the password TEST_PASSWORD — maria (manager), sam (reviewer), vic (viewer), the same people as the
+`manager` / `reviewer` / `viewer` actor fixtures.
+* AppTest (with the `app_env` fixture): put the person in the session before the first run —
+      at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+      at.session_state["actor"] = manager            # Actor(username="maria", role=Role.MANAGER)
+      at.run(); at.switch_page("pages/queue.py").run()
+  or `at = app_test(manager, "pages/queue.py")`. The gate re-reads the account on every rerun, so the actor
+  must be an account in the database (a made-up name is signed out); add one with
+  `auth.add_user(store, name, password_or_None, role, SYSTEM)`.
+* Playwright: `sign_in(page, running_app.url + "/queue?bucket=fraud_risk")` opens the address, signs in
+  (default maria / TEST_PASSWORD) and waits for the page; or take `signed_in_page` (maria, on the Overview).
+"""
 from __future__ import annotations
 
 import os
@@ -17,8 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from exq_core.models import Actor, Role  # noqa: E402
+from exq_core import auth  # noqa: E402
+from exq_core.models import SYSTEM, Actor, Role  # noqa: E402
 from exq_core.store import Store  # noqa: E402
+
+auth.BCRYPT_ROUNDS = 4   # tests only: fast hashes (the shipped cost is auth.DEFAULT_BCRYPT_ROUNDS)
+TEST_PASSWORD = "exq-test-password"
+ACCOUNTS = {"maria": Role.MANAGER, "sam": Role.REVIEWER, "vic": Role.VIEWER}
 
 ARTIFACTS = ROOT / "test-artifacts"
 NOW = datetime(2026, 11, 27, 12, 0, 0)
@@ -45,6 +65,8 @@ def demo_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     with Store(path) as s:
         seed_demo(s, n=DEMO_ORDERS, seed=7)
+        for username, role in ACCOUNTS.items():
+            auth.add_user(s, username, TEST_PASSWORD, role, SYSTEM)
         s.con.execute("CHECKPOINT")
     return path
 
@@ -85,7 +107,17 @@ def viewer() -> Actor:
 def app_env(demo_db, monkeypatch):
     """Point the app at a private demo database and forget cached resources between tests."""
     import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
     monkeypatch.setenv("EXQ_DB", str(demo_db))
+    # AppTest re-detects the pages/ directory on every run and would then run a switched-to page file
+    # without app.py (no sign-in gate, no sidebar). A real server stops doing that once app.py has run.
+    original_init = PagesManager.__init__
+
+    def init_without_pages_directory(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_without_pages_directory)
     monkeypatch.chdir(ROOT)
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -159,6 +191,40 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
                            timeout=timeout)
+
+
+def app_test(actor: Actor | None = None, page: str | None = None, timeout: float = 60):
+    """An AppTest of the dashboard signed in as `actor` (None: nobody), run once, then switched to `page`.
+    Use with the `app_env` fixture."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    if actor is not None:
+        at.session_state["actor"] = actor
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def sign_in(page, url: str, username: str = "maria", password: str = TEST_PASSWORD,
+            timeout: float = 30_000) -> None:
+    """Open `url` in a fresh browser session, sign in, and wait until the requested page has rendered."""
+    page.goto(url)
+    wait_for_app(page, timeout)
+    form = page.locator(".st-key-sign_in_submit")
+    form.wait_for(timeout=timeout)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    form.wait_for(state="detached", timeout=timeout)
+    wait_for_app(page, timeout)
+
+
+@pytest.fixture
+def signed_in_page(running_app, page):
+    """A Chromium page signed in to the running app as maria (manager), on the Overview."""
+    sign_in(page, running_app.url)
+    return page
 
 
 @pytest.fixture

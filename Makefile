@@ -1,4 +1,5 @@
-# exq: `make run` opens the dashboard on a demo database; `make test` runs every test.
+# exq: `make run` opens the dashboard on a demo database (first time: prints the admin sign-in);
+# `make test` runs every test.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -19,6 +20,7 @@ $(DB): | $(VENV)/.installed
 	$(PY) -m exq_core demo --db $(DB)
 
 run: setup $(DB)
+	$(PY) -m exq_core user first-run --db $(DB)
 	EXQ_DB=$(DB) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: setup

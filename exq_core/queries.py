@@ -186,6 +186,17 @@ def next_unclaimed(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = N
     return row[0] if row else None
 
 
+def cases_by_id(cur, now: datetime, case_ids: list[int]):
+    """The few facts a bulk action shows per selected case (bucket, state, version, who holds it), in the
+    order given."""
+    return cur.execute("""
+        SELECT c.case_id, c.order_id, c.bucket, c.state, c.version, c.order_total,
+               CASE WHEN c.claimed_at + INTERVAL 60 MINUTE > $now THEN c.assignee END AS claimed_by,
+               c.follow_up_at
+        FROM cases c JOIN (SELECT unnest($ids) AS case_id, generate_subscripts($ids, 1) AS pos) i USING (case_id)
+        ORDER BY i.pos""", {"now": now, "ids": [int(i) for i in case_ids]}).df()
+
+
 def case_detail(cur, rules: RuleSet, case_id: int, now: datetime) -> dict | None:
     """A case with its order's facts and the priority's terms, for the Review page."""
     terms = rules.priority_term_sql("$now")

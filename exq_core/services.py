@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .errors import CaseNotFound, GuardrailError
-from .models import Actor, Case, DecisionRequest
+from .errors import CaseNotFound, GuardrailError, StaleCase
+from .models import Actor, Case, DecisionRequest, State
 from .store import Store, UnitOfWork, utcnow
 from . import workflow
 
@@ -63,11 +63,22 @@ class Outcome:
     decision_id: int | None
 
 
-def decide(store: Store, request: DecisionRequest, actor: Actor, now: datetime | None = None) -> Outcome:
-    """A person's decision on a case: validated by the transition function, written in one transaction."""
+def decide(store: Store, request: DecisionRequest, actor: Actor, now: datetime | None = None, *,
+           take: bool = False) -> Outcome:
+    """A person's decision on a case: validated by the transition function, written in one transaction.
+
+    With `take`, a new or waiting case is first claimed by the actor (-> in_review) in the same transaction,
+    so a bulk action can act on cases straight from the queue; a refusal rolls the claim back too."""
     now = now or utcnow()
     with store.unit_of_work() as uow:
         case = load_case(uow.cursor, request.case_id)
+        if take and case.state in (State.NEW, State.WAITING) and request.to_state is not State.IN_REVIEW:
+            if request.case_version != case.version:
+                raise StaleCase(case.case_id, request.case_version, case.version)
+            claimed = workflow.claim(case, actor, now)
+            write_result(uow, case, claimed)
+            case = case.model_copy(update=claimed.changes)
+            request = request.model_copy(update={"case_version": case.version})
         result = workflow.transition(case, request, actor, now)
         decision_id = write_result(uow, case, result)
         uow.commit()
@@ -102,14 +113,14 @@ class BulkOutcome:
 
 
 def decide_many(store: Store, requests: list[DecisionRequest], actor: Actor,
-                now: datetime | None = None) -> BulkOutcome:
+                now: datetime | None = None, *, take: bool = False) -> BulkOutcome:
     """Bulk action: each case through the same transition function, each in its own transaction, so a
-    refusal names its case and reason while the others stay done."""
+    refusal names its case and reason while the others stay done. `take` as in `decide`."""
     workflow.require(actor, "bulk")
     done, refused = [], {}
     for request in requests:
         try:
-            decide(store, request, actor, now)
+            decide(store, request, actor, now, take=take)
             done.append(request.case_id)
         except (GuardrailError, CaseNotFound) as err:
             refused[request.case_id] = str(err)

@@ -1,4 +1,168 @@
+"""Insights: how often the AI is right, what people choose instead, why cases close, how long they take and
+who does the work; the decision log with filters and CSV export. Numbers come from exq_core.insights (DuckDB)."""
+from datetime import timedelta
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
+from exq_core import insights
+from exq_core.models import BUCKET_LABELS, BUCKETS, STATES, Bucket, Verdict
+from exq_core.store import utcnow
+from ui.common import BUCKET_ORDER, BUCKET_PALETTE, data_stamp, get_store
+
+PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "All time": None}
+LABEL_ORDER = [BUCKET_LABELS[b] for b in BUCKETS]
+LOG_PAGE = 200
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def load(stamp: tuple, filter_json: str) -> dict:
+    f = insights.InsightsFilter.model_validate_json(filter_json)
+    with get_store().read() as cur:
+        return {"summary": insights.summary(cur, f), "by_bucket": insights.acceptance_by_bucket(cur, f),
+                "by_week": insights.acceptance_by_week(cur, f), "pairs": insights.override_pairs(cur, f),
+                "reasons": insights.resolution_reasons(cur, f), "ttr": insights.time_to_resolution(cur, f),
+                "reviewers": insights.reviewer_throughput(cur, f), "people": insights.reviewers(cur)}
+
+
+def labelled(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(bucket=df["bucket"].map(lambda b: BUCKET_LABELS.get(Bucket(b), b)))
+
+
+def bucket_color() -> alt.Color:
+    return alt.Color("bucket:N", scale=alt.Scale(domain=LABEL_ORDER, range=BUCKET_PALETTE),
+                     sort=LABEL_ORDER, legend=alt.Legend(title=None, orient="bottom"))
+
+
 st.title("Insights")
-st.info("This page is being built.")
+c1, c2 = st.columns([1, 3])
+period = c1.selectbox("Period", list(PERIODS), index=1, key="in_period")
+chosen = c2.multiselect("Buckets", BUCKET_ORDER, key="in_buckets", format_func=lambda b: BUCKET_LABELS[Bucket(b)],
+                        placeholder="All buckets")
+days = PERIODS[period]
+since = (utcnow() - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0) if days else None
+flt = insights.InsightsFilter(since=since, buckets=chosen)
+data = load(data_stamp(), flt.model_dump_json())
+s = data["summary"]
+
+k = st.columns(5)
+k[0].metric("Decisions", f"{s['decisions']:,}")
+k[1].metric("AI acceptance", "—" if s["acceptance_rate"] is None else f"{s['acceptance_rate']:.0%}",
+            help="Accepted ÷ (accepted + overridden); decisions made without a suggestion do not count.")
+k[2].metric("Overrides", f"{s['overridden']:,}")
+k[3].metric("Cases resolved", f"{s['resolved_cases']:,}")
+k[4].metric("Median time to resolution", "—" if s["ttr_p50_hours"] is None else f"{s['ttr_p50_hours']:.1f} h")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("AI acceptance by bucket")
+    bb = labelled(data["by_bucket"])
+    st.altair_chart(
+        alt.Chart(bb).mark_bar().encode(
+            x=alt.X("acceptance_rate:Q", title="accepted", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None), color=bucket_color(),
+            tooltip=["bucket", "accepted", "overridden", "no_suggestion",
+                     alt.Tooltip("acceptance_rate:Q", format=".0%")]).properties(height=220),
+        width="stretch", theme=None)
+with right:
+    st.subheader("AI acceptance per week")
+    wk = data["by_week"]
+    if wk.empty:
+        st.caption("No decisions with a suggestion in this period.")
+    else:
+        st.altair_chart(
+            alt.Chart(labelled(wk)).mark_line(point=True).encode(
+                x=alt.X("week:T", title="week of"),
+                y=alt.Y("acceptance_rate:Q", title="accepted", axis=alt.Axis(format="%"),
+                        scale=alt.Scale(domain=[0, 1])),
+                color=bucket_color(),
+                tooltip=["week:T", "bucket", "accepted", "overridden",
+                         alt.Tooltip("acceptance_rate:Q", format=".0%")]).properties(height=220),
+            width="stretch", theme=None)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Overrides: suggested → chosen")
+    pairs = data["pairs"]
+    if pairs.empty:
+        st.caption("No overrides in this period.")
+    else:
+        st.dataframe(labelled(pairs), hide_index=True, width="stretch", height=300, column_config={
+            "suggested_action": "suggested", "chosen_action": "chosen",
+            "pct_of_bucket_overrides": st.column_config.NumberColumn("% of bucket's overrides", format="%.1f")})
+with right:
+    st.subheader("Resolution reasons")
+    reasons = data["reasons"]
+    if reasons.empty:
+        st.caption("No resolutions in this period.")
+    else:
+        st.altair_chart(
+            alt.Chart(labelled(reasons)).mark_bar().encode(
+                y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None),
+                x=alt.X("n:Q", title="resolutions", stack="normalize", axis=alt.Axis(format="%")),
+                color=alt.Color("resolution_reason:N", title=None, legend=alt.Legend(orient="bottom", columns=3)),
+                order=alt.Order("n:Q", sort="descending"),
+                tooltip=["bucket", "resolution_reason", "n", "pct_of_bucket"]).properties(height=300),
+            width="stretch", theme=None)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Time to resolution")
+    ttr = labelled(data["ttr"])
+    long = ttr.melt(id_vars=["bucket"], value_vars=["p50_hours", "p90_hours"], var_name="quantile",
+                    value_name="hours").dropna()
+    long["quantile"] = long["quantile"].map({"p50_hours": "p50", "p90_hours": "p90"})
+    if long.empty:
+        st.caption("No resolutions in this period.")
+    else:
+        st.altair_chart(
+            alt.Chart(long).mark_bar().encode(
+                y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None), yOffset="quantile:N",
+                x=alt.X("hours:Q", title="hours from open to resolved"),
+                color=alt.Color("quantile:N", scale=alt.Scale(range=["#4e79a7", "#a0cbe8"]),
+                                legend=alt.Legend(title=None, orient="bottom")),
+                tooltip=["bucket", "quantile", alt.Tooltip("hours:Q", format=".1f")]).properties(height=240),
+            width="stretch", theme=None)
+    st.dataframe(ttr, hide_index=True, width="stretch", column_config={
+        "p50_hours": st.column_config.NumberColumn("p50 (h)", format="%.1f"),
+        "p90_hours": st.column_config.NumberColumn("p90 (h)", format="%.1f"),
+        "within_sla": st.column_config.ProgressColumn("within SLA", format="percent", min_value=0, max_value=1)})
+with right:
+    st.subheader("Reviewer throughput")
+    rv = data["reviewers"]
+    if rv.empty:
+        st.caption("No decisions in this period.")
+    else:
+        st.dataframe(rv, hide_index=True, width="stretch", column_config={
+            "acceptance_rate": st.column_config.NumberColumn("AI accepted", format="percent"),
+            "per_active_day": st.column_config.NumberColumn("per active day", format="%.1f"),
+            "last_decision": st.column_config.DatetimeColumn("last decision (UTC)", format="YYYY-MM-DD HH:mm")})
+
+st.subheader("Decision log")
+with st.container(border=True):
+    f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 1, 2])
+    who = f1.multiselect("Reviewer", data["people"], key="in_log_reviewers", placeholder="Everyone")
+    verdicts = f2.multiselect("Verdict", [v.value for v in Verdict], key="in_log_verdicts", placeholder="Any")
+    to_states = f3.multiselect("To state", [x.value for x in STATES], key="in_log_states", placeholder="Any")
+    case_id = f4.number_input("Case id", min_value=1, value=None, step=1, key="in_log_case", placeholder="any")
+    text = f5.text_input("Contains", key="in_log_text", max_chars=200,
+                         placeholder="order id, evidence, note, action")
+log_filter = insights.DecisionLogFilter(**flt.model_dump(), reviewers=who, verdicts=verdicts, to_states=to_states,
+                                        case_id=int(case_id) if case_id else None, text=text or None)
+with get_store().read() as cur:
+    log, total = insights.decision_log(cur, log_filter, limit=LOG_PAGE)
+st.caption(f"{total:,} decisions match" + (f"; the newest {LOG_PAGE} are shown — export for all." if total > LOG_PAGE
+                                          else "."))
+st.dataframe(log, hide_index=True, width="stretch", key="in_log", column_config={
+    "decided_at": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm")})
+
+
+def export() -> bytes:
+    with get_store().read() as cur:
+        return insights.decision_log_csv(cur, log_filter)
+
+
+st.download_button("Export CSV", data=export, file_name=f"exq-decisions-{utcnow():%Y%m%d-%H%M}.csv",
+                   mime="text/csv", key="in_export", icon="⬇️", on_click="ignore",
+                   help="Every decision matching the filters above, as CSV.")

@@ -107,6 +107,20 @@ class AIConfig(BaseModel):
                    model=get("EXQ_AI_MODEL") or DEFAULT_MODEL, timeout_s=timeout)
 
 
+SETTING_ENV = {"api_key": "OPENAI_API_KEY", "base_url": "OPENAI_BASE_URL", "model": "EXQ_AI_MODEL",
+               "timeout_s": "EXQ_AI_TIMEOUT_S"}
+
+
+def apply_settings(settings: Mapping | None, env: dict | None = None) -> None:
+    """Copy an `[ai]` settings table (api_key, base_url, model, timeout_s; e.g. from .streamlit/secrets.toml)
+    into the environment AIConfig reads. A variable already set in the environment wins."""
+    env = os.environ if env is None else env
+    for key, name in SETTING_ENV.items():
+        value = (settings or {}).get(key)
+        if value is not None and str(value).strip() and not (env.get(name) or "").strip():
+            env[name] = str(value).strip()
+
+
 # -- the stored suggestion -----------------------------------------------------------------------------
 
 class Suggestion(BaseModel):
@@ -172,8 +186,12 @@ def plain_text(text: str | None, limit: int | None = None) -> str:
     return text
 
 
+_DATE_RE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+
+
 def _is_phone(match: re.Match) -> bool:
-    return sum(ch.isdigit() for ch in match.group()) >= 7
+    text = match.group()
+    return sum(ch.isdigit() for ch in text) >= 7 and not _DATE_RE.fullmatch(text.strip())
 
 
 def mask_text(text: str | None, known: Mapping[str, str | None] | None = None) -> str:
@@ -559,7 +577,8 @@ def _describe(err: Exception, config: AIConfig) -> str:
         text = "HTTP 429: rate limited"
     elif isinstance(err, openai.APIStatusError):
         kind = "server error" if err.status_code >= 500 else "request refused"
-        text = f"HTTP {err.status_code}: {kind}: {err.message}"
+        body = err.body.get("message") if isinstance(err.body, dict) else None
+        text = f"HTTP {err.status_code}: {kind}" + (f": {body}" if isinstance(body, str) and body else "")
     elif isinstance(err, openai.LengthFinishReasonError):
         text = "the answer was cut off at the length limit"
     elif isinstance(err, openai.ContentFilterFinishReasonError):
@@ -594,6 +613,11 @@ def ask_model(case: dict, rules: RuleSet, config: AIConfig, client: openai.OpenA
             if attempt == 2 or wait is None:
                 raise
             time.sleep(wait)
+        except (openai.OpenAIError, pydantic.ValidationError):
+            raise
+        except (ValueError, AttributeError, TypeError, KeyError) as err:   # not an OpenAI-shaped response
+            raise AssistFailure("the server's response is not a chat completion (is OPENAI_BASE_URL an "
+                                f"OpenAI-compatible /v1 endpoint?): {type(err).__name__}") from err
     if not completion.choices:
         raise AssistFailure("the server answered without a choice")
     message = completion.choices[0].message

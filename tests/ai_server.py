@@ -143,7 +143,7 @@ class FakeOpenAI:
                 except ValueError:
                     body = {}
                 with fake._lock:
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                    fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
                                           "raw": raw})
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
@@ -163,7 +163,7 @@ class FakeOpenAI:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("content-type", "application/json")
+                    headers = {"content-type": "application/json", **{k.lower(): v for k, v in headers.items()}}
                     self.send_header("content-length", str(len(data)))
                     for k, v in headers.items():
                         self.send_header(k, str(v))

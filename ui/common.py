@@ -23,7 +23,19 @@ def _store(path: str) -> Store:
 
 def get_store() -> Store:
     """The process's one connection (DuckDB lets one process own the file)."""
+    _apply_ai_secrets()
     return _store(str(db_path()))
+
+
+def _apply_ai_secrets() -> None:
+    """The [ai] table of .streamlit/secrets.toml configures the AI assist (environment variables win)."""
+    from exq_core.assist import apply_settings
+    try:
+        settings = st.secrets.get("ai")
+    except Exception:  # no or unreadable secrets file: environment only
+        return
+    if settings:
+        apply_settings(dict(settings))
 
 
 @st.cache_resource(show_spinner=False)

@@ -127,8 +127,9 @@ class RuleSet(BaseModel):
         if missing:
             raise ValueError(f"buckets is missing settings for {', '.join(sorted(missing))}")
         names = [r.name for r in self.rules]
-        if len(names) != len(set(names)):
-            raise ValueError("rule names must be unique")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rule names must be unique; used more than once: {', '.join(twice)}")
         return self
 
     @property
@@ -238,7 +239,9 @@ def _explain(err: ValidationError, data: dict, origin: str) -> str:
             name = rules[loc[1]].get("name", f"#{loc[1] + 1}") if loc[1] < len(rules) and isinstance(rules[loc[1]], dict) else f"#{loc[1] + 1}"
             field = ".".join(str(p) for p in loc[3:] if not str(p).endswith("Rule")) or ".".join(str(p) for p in loc[2:])
             where = f"rule '{name}', field '{field or 'kind'}'"
-        lines.append(f"{where}: {e['msg']}")
+        # a whole-file check (precedence, missing buckets, duplicate names) has no location of its own
+        message = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
     return f"{origin} is invalid:\n  " + "\n  ".join(lines)
 
 

@@ -83,6 +83,8 @@ def sign_in_form() -> None:
                                      autocomplete="current-password")
             submitted = st.form_submit_button("Sign in", type="primary", key="sign_in_submit")
         if submitted:
+            # The browser clears the form (clear_on_submit); drop the server's copy of the password too.
+            st.session_state.pop("sign_in_password", None)
             try:
                 actor = auth.sign_in(get_store(), username, password)
             except auth.SignInRefused as err:

@@ -75,19 +75,32 @@ def print_import(result) -> None:
     for warning in result.report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     by_bucket = ", ".join(f"{b} {n}" for b, n in sorted(result.cases_new_by_bucket.items())) or "none"
+    unchanged = f", {result.orders_unchanged:,} unchanged" if getattr(result, "orders_unchanged", 0) else ""
     print(f"{result.file_name}: import #{result.import_id} {result.status}: {result.rows:,} rows; orders "
           f"{result.orders_new:,} new, {result.orders_updated:,} updated, {result.orders_stale:,} older snapshots "
-          f"ignored; {result.routine:,} routine; new cases {result.cases_new:,} ({by_bucket}); "
+          f"ignored{unchanged}; {result.routine:,} routine; new cases {result.cases_new:,} ({by_bucket}); "
           f"{result.cases_updated:,} cases updated; {result.rejected:,} rejected.")
     if result.rejected:
         print(result.report.summary().replace("nothing was imported", "these rows were skipped"), file=sys.stderr)
+        print(f"List or export them: python -m exq_core rejects --import {result.import_id} [--out rejects.csv]",
+              file=sys.stderr)
 
 
 def cmd_import(args) -> int:
+    from .errors import DatabaseLocked
     from .ingest import import_file
+    from .ingest.inbox import inbox_dir
     rules = load_rules(args.rules)
     status = 0
-    with Store(args.db) as store:
+    try:
+        store = Store(args.db)
+    except DatabaseLocked as err:
+        inbox = inbox_dir(args.db)
+        print(f"error: {err}", file=sys.stderr)
+        print(f"The running dashboard imports what you drop into {inbox}/ within a minute (all-or-nothing, "
+              f"reported on its Import page):\n  cp {' '.join(args.files)} {inbox}/", file=sys.stderr)
+        return 2
+    with store:
         for file in args.files:
             try:
                 with progress_bar(Path(file).name, not args.quiet) as tick:
@@ -98,10 +111,12 @@ def cmd_import(args) -> int:
                 print_import(result)
             except FeedInvalid as err:
                 print(err.report.summary(), file=sys.stderr)
-                print("Fix the rows above, or import the valid rows with --skip-invalid.", file=sys.stderr)
+                recorded = f" (recorded as import #{err.import_id}, refused)" if getattr(err, "import_id", None) else ""
+                print(f"Fix the rows above, or import the valid rows with --skip-invalid.{recorded}", file=sys.stderr)
                 status = 1
             except ExqError as err:
-                print(f"{file}: {err}", file=sys.stderr)
+                recorded = f" (recorded as import #{err.import_id}, failed)" if getattr(err, "import_id", None) else ""
+                print(f"{file}: {err}{recorded}", file=sys.stderr)
                 status = 1
     return status
 
@@ -196,10 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", help="auto, csv, parquet, jsonl, shopify, mapped")
     p.add_argument("--mapping", help="a saved column mapping name or a mapping TOML file")
     p.add_argument("--source", help="source name the order ids are unique in (default: per format)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of CSV files (utf-8, latin-1)")
+    p.add_argument("--encoding", help="text encoding of CSV files: utf-8 (default), latin-1, utf-16")
     p.add_argument("--skip-invalid", action="store_true", help="import valid rows, keep the rest as rejects")
     p.add_argument("--rules", help="rules file (default: $EXQ_RULES, else the shipped defaults)")
     p.set_defaults(func=cmd_import)
+
+    from .ingest.commands import register as register_ingest_commands
+    register_ingest_commands(sub, common)  # imports, rejects, mapping
 
     p = sub.add_parser("stats", parents=[common], help="the Overview's numbers")
     p.add_argument("--json", action="store_true")

@@ -23,6 +23,11 @@ class RawFeed:
     rows: int
     warnings: list[str] = field(default_factory=list)
     line_label: str = "line"       # what `line` means for this format (line / row)
+    # A reader that checks things the generic validation cannot see (a Shopify line item's quantity, a
+    # mapping's date format) leaves them in a temp table (line, column_name, value, reason, row_line):
+    # `line` is where the person should look, `row_line` the `raw` row it invalidates.
+    errors: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)   # feed column -> the file's own column name
 
 
 Reader = Callable[[duckdb.DuckDBPyConnection, Path, dict], RawFeed]
@@ -56,6 +61,47 @@ def detect_format(path: Path) -> str:
     except ImportError:
         pass
     return "csv"
+
+
+# Magic numbers of files people export by mistake instead of a CSV.
+BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls / Office document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"SQLite format 3", "a SQLite database"),
+    (b"DUCK", "a DuckDB database"),
+    (b"\x7fELF", "a program (ELF executable)"),
+)
+
+
+def check_text_file(path: Path, encoding: str = "utf-8") -> str:
+    """Refuse what is not a text table at all, clearly; returns the encoding to read it with
+    (a UTF-16 byte-order mark wins over the one asked for)."""
+    if path.stat().st_size == 0:
+        raise FeedError("the file is empty")
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    gz_ok = path.suffix.lower() == ".gz"
+    for magic, what in BINARY_SIGNATURES:
+        if head.startswith(magic) or (magic == b"DUCK" and head[8:12] == magic):
+            if magic == b"\x1f\x8b" and gz_ok:
+                return encoding
+            raise FeedError(f"this is not a CSV file: it looks like {what}. Export the orders as CSV "
+                            f"(UTF-8), Parquet or JSON lines and import that.")
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 13, 12))
+    if head.count(0) > len(head) // 100 or control > len(head) // 10:
+        raise FeedError("this is not a CSV file: it is binary data, not text. Export the orders as CSV "
+                        "(UTF-8), Parquet or JSON lines and import that.")
+    return encoding
 
 
 def _quote_ident(name: str) -> str:
@@ -97,10 +143,7 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line")
 
 def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None) -> str:
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
-    if path.stat().st_size == 0:
-        raise FeedError("the file is empty")
-    enc = encoding.lower().replace("_", "-")
-    enc = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "utf16": "utf-16"}.get(enc, enc)
+    enc = check_text_file(path, normalise_encoding(encoding))
     options = {"header": True, "all_varchar": True, "encoding": enc, "strict_mode": True,
                "max_line_size": 4_000_000}
     if delim:
@@ -112,6 +155,15 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None)
     except duckdb.Error as err:
         raise FeedError(explain_csv_error(err, enc)) from None
     return "loaded"
+
+
+def normalise_encoding(encoding: str | None) -> str:
+    enc = (encoding or "utf-8").lower().replace("_", "-")
+    enc = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "utf16": "utf-16",
+           "cp1252": "latin-1", "windows-1252": "latin-1"}.get(enc, enc)
+    if enc not in ("utf-8", "latin-1", "utf-16"):
+        raise FeedError(f"unsupported encoding '{encoding}': use utf-8, latin-1 or utf-16")
+    return enc
 
 
 def explain_csv_error(err: Exception, encoding: str) -> str:
@@ -135,27 +187,40 @@ def read_csv(cur, path: Path, options: dict) -> RawFeed:
 
 @register("parquet")
 def read_parquet(cur, path: Path, options: dict) -> RawFeed:
+    return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row")
+
+
+def load_parquet(cur, path: Path) -> str:
+    if path.stat().st_size == 0:
+        raise FeedError("the file is empty")
     try:
         cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_parquet($path)",
                     {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as Parquet: {str(err).splitlines()[0][:300]}") from None
-    return _finish(cur, "loaded", line_offset=1, line_label="row")
+    return "loaded"
 
 
 @register("jsonl")
 def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
-    if path.stat().st_size == 0:
-        raise FeedError("the file is empty")
+    return _finish(cur, load_jsonl(cur, path), line_offset=1)
+
+
+def load_jsonl(cur, path: Path) -> str:
+    """Load JSON lines (or a JSON array of objects) into temp table `loaded`."""
+    check_text_file(path)
+    with open(path, "rb") as fh:
+        # a JSON array of objects is read too; one object per line is the documented layout
+        layout = "array" if fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else "newline_delimited"
     try:
         cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_json($path, "
-                    "format = 'newline_delimited', records = true, union_by_name = true, "
+                    f"format = '{layout}', records = true, union_by_name = true, "
                     "maximum_object_size = 16777216, sample_size = -1)",
                     {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as JSON lines (one object per line): "
                         f"{str(err).splitlines()[0][:300]}") from None
-    return _finish(cur, "loaded", line_offset=1)
+    return "loaded"
 
 
 def file_size(path: str | os.PathLike) -> int:

@@ -1,0 +1,113 @@
+"""Command-line commands about imports: `imports`, `rejects`, `mapping`. Registered by exq_core.cli."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from ..models import SYSTEM
+from ..store import Store
+from . import mapping as mappings
+from .records import count_rejects, export_rejects, list_imports, rejects_frame
+
+
+def cmd_imports(args) -> int:
+    with Store(args.db) as store:
+        rows = list_imports(store, limit=args.limit)
+    if not rows:
+        print("no imports yet")
+        return 0
+    print(f"{'#':>5}  {'when (UTC)':<16}  {'status':<9} {'rows':>9} {'new':>9} {'cases':>7} {'rejected':>8}  "
+          f"{'by':<10} file")
+    for r in rows:
+        print(f"{r['import_id']:>5}  {r['started_at']:%Y-%m-%d %H:%M}  {r['status']:<9} {r['rows_read'] or 0:>9,} "
+              f"{r['orders_new'] or 0:>9,} {r['cases_new'] or 0:>7,} {r['rejected'] or 0:>8,}  {r['actor']:<10} "
+              f"{r['file_name']}" + (f" (mapping {r['mapping']})" if r["mapping"] else ""))
+        if args.verbose and r["message"]:
+            print("       " + r["message"].replace("\n", "\n       "))
+    return 0
+
+
+def cmd_rejects(args) -> int:
+    with Store(args.db) as store:
+        if args.out:
+            n = export_rejects(store, args.out, args.import_id)
+            print(f"wrote {n:,} rejected value(s) to {args.out}")
+            return 0
+        total = count_rejects(store, args.import_id)
+        frame = rejects_frame(store, args.import_id, limit=args.limit)
+    if not total:
+        print("no rejects" + (f" for import #{args.import_id}" if args.import_id else ""))
+        return 0
+    for row in frame.itertuples(index=False):
+        value = "" if row.value is None else repr(row.value if len(row.value) <= 60 else row.value[:57] + "…")
+        print(f"import #{row.import_id} {row.file_name}:{row.line} column {row.column_name} {value}: {row.reason}")
+    if total > len(frame):
+        print(f"… and {total - len(frame):,} more (export them all with --out rejects.csv)")
+    return 0
+
+
+def cmd_mapping(args) -> int:
+    if args.action != "list" and not args.target:
+        what = "a .toml file" if args.action == "save" else "a data file" if args.action == "suggest" else "a name"
+        print(f"error: mapping {args.action} needs {what}", file=sys.stderr)
+        return 2
+    with Store(args.db) as store:
+        if args.action == "list":
+            saved = mappings.list_mappings(store)
+            if not saved:
+                print("no saved column mappings; save one from the Import page or: mapping save FILE.toml")
+            for m in saved:
+                spec = m["spec"]
+                print(f"{m['name']:<24} {len(spec.columns):>3} columns  source {spec.source_name:<16} "
+                      f"saved by {m['updated_by']} at {m['updated_at']:%Y-%m-%d %H:%M}")
+        elif args.action == "show":
+            print(mappings.load_mapping(store, args.target).to_toml(), end="")
+        elif args.action == "save":
+            spec = mappings.load_toml(args.target)
+            if args.name:
+                spec = spec.model_copy(update={"name": args.name})
+            mappings.save_mapping(store, mappings.parse_spec(spec.model_dump(), args.target), SYSTEM)
+            print(f"saved column mapping '{spec.name}'; import with: python -m exq_core import FILE --mapping "
+                  f"'{spec.name}'")
+        elif args.action == "delete":
+            if not mappings.delete_mapping(store, args.target, SYSTEM):
+                print(f"no saved column mapping named '{args.target}'", file=sys.stderr)
+                return 1
+            print(f"deleted column mapping '{args.target}'")
+        elif args.action == "suggest":
+            headers, samples = mappings.file_columns(store, Path(args.target), args.encoding or "utf-8")
+            suggestion = mappings.suggest_mapping(headers, samples)
+            name = args.name or re.sub(r"[^A-Za-z0-9 _.\-]", "-", Path(args.target).stem)[:60] or "mapping"
+            unmatched = [h for h in headers if h not in suggestion.columns]
+            try:
+                print(suggestion.spec(name).to_toml(), end="")
+            except Exception as err:  # a suggestion that misses a required field: show what was found
+                print(f"# incomplete: {err}".replace("\n", "\n# "))
+                for header, field in suggestion.columns.items():
+                    print(f'# "{header}" = "{field}"')
+            if unmatched:
+                print(f"# not matched (ignored): {', '.join(unmatched)}")
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("imports", parents=[common], help="list recent imports (refused and failed ones too)")
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("-v", "--verbose", action="store_true", help="show each import's report / notes")
+    p.set_defaults(func=cmd_imports)
+
+    p = sub.add_parser("rejects", parents=[common], help="list or export the rows skipped by --skip-invalid")
+    p.add_argument("--import", dest="import_id", type=int, help="only this import (default: all)")
+    p.add_argument("--out", help="write them all as CSV to this file")
+    p.add_argument("--limit", type=int, default=200, help="how many to list (default 200)")
+    p.set_defaults(func=cmd_rejects)
+
+    p = sub.add_parser("mapping", parents=[common],
+                       help="column mappings for other layouts: list, show NAME, save FILE.toml, delete NAME, "
+                            "suggest FILE")
+    p.add_argument("action", choices=["list", "show", "save", "delete", "suggest"])
+    p.add_argument("target", nargs="?", help="a mapping name, a .toml file (save) or a data file (suggest)")
+    p.add_argument("--name", help="name to save / suggest under")
+    p.add_argument("--encoding", help="text encoding of the file to suggest from")
+    p.set_defaults(func=cmd_mapping)

@@ -1,0 +1,437 @@
+"""Column mappings: any other CSV / Parquet layout read as the feed.
+
+A `MappingSpec` says which of their columns is which of our fields, how their values translate
+("Yes" → true, "Paid" → paid), how their dates are written (a strptime format), which currency to assume,
+and whether decimals use a comma. Specs are validated by pydantic, saved by name in the `mappings` table
+and reused from the Import page and the CLI (`--mapping NAME` or `--mapping file.toml`).
+`suggest_mapping` proposes one from a file's headers and sample values.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from ..errors import FeedError
+from ..models import (FEED_COLUMNS, REQUIRED_COLUMNS, SYSTEM, Actor, CustomerTier, FulfillmentStatus,
+                      PaymentStatus, RiskLevel)
+from ..store import Store, utcnow
+from ..workflow import require
+from . import readers
+from .readers import RawFeed, register
+from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS
+
+FeedField = Literal[FEED_COLUMNS]  # type: ignore[valid-type]
+
+ENUM_VALUES: dict[str, tuple[str, ...]] = {
+    "payment_status": tuple(e.value for e in PaymentStatus),
+    "fulfillment_status": tuple(e.value for e in FulfillmentStatus),
+    "risk_level": tuple(e.value for e in RiskLevel),
+    "customer_tier": tuple(e.value for e in CustomerTier),
+}
+NUMBER_COLUMNS = MONEY_COLUMNS + ("risk_score",)
+
+_NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_CONTROL)]
+ValueText = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL)]
+MappingName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,59}$")]
+
+
+class MappingSpec(BaseModel):
+    """Their layout → the feed. `columns` maps their column name to our field."""
+    model_config = ConfigDict(extra="forbid")
+
+    name: MappingName
+    source: MappingName | None = None          # where order ids are unique; default: the mapping's name
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    columns: Annotated[dict[ColumnName, FeedField], Field(min_length=1, max_length=200)]
+    values: dict[FeedField, dict[ValueText, ValueText]] = {}
+    date_format: Annotated[str, StringConstraints(min_length=2, max_length=60, pattern=_NO_CONTROL)] | None = None
+    default_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    decimal_comma: bool = False
+    delimiter: Literal[",", ";", "\t", "|"] | None = None
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        targets = list(self.columns.values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"each field can come from one column only; mapped more than once: {', '.join(twice)}")
+        missing = [c for c in REQUIRED_COLUMNS if c not in targets]
+        if missing:
+            raise ValueError(f"required field(s) not mapped: {', '.join(missing)}")
+        for field, table in self.values.items():
+            if field not in targets:
+                raise ValueError(f"values for {field}, but no column is mapped to {field}")
+            allowed = ENUM_VALUES.get(field) or (("true", "false") if field in BOOL_COLUMNS else None)
+            if allowed:
+                wrong = sorted({v for v in table.values() if v.strip().lower() not in allowed
+                                and not (field in BOOL_COLUMNS and v.strip().lower() in TRUE_WORDS + FALSE_WORDS)})
+                if wrong:
+                    raise ValueError(f"values for {field} must translate to one of {', '.join(allowed)}; "
+                                     f"not {', '.join(repr(w) for w in wrong)}")
+        if self.date_format:
+            if "%" not in self.date_format:
+                raise ValueError(f"date_format {self.date_format!r} has no % codes (e.g. %d/%m/%Y %H:%M)")
+            try:
+                sample = datetime(2026, 11, 27, 9, 30, 15).strftime(self.date_format.replace("%z", ""))
+                datetime.strptime(sample, self.date_format.replace("%z", ""))
+            except ValueError as err:
+                raise ValueError(f"date_format {self.date_format!r} is not a strptime format: {err}") from None
+        return self
+
+    @property
+    def source_name(self) -> str:
+        return self.source or self.name
+
+    def to_toml(self) -> str:
+        import tomli_w
+        data = self.model_dump(exclude_none=True, exclude_defaults=True)
+        data["name"] = self.name
+        data["columns"] = dict(self.columns)
+        return tomli_w.dumps(data)
+
+
+def explain(err: ValidationError, origin: str) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "mapping"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {msg}")
+    return f"{origin} is not a valid column mapping:\n  " + "\n  ".join(lines)
+
+
+def parse_spec(data: dict, origin: str = "mapping") -> MappingSpec:
+    try:
+        return MappingSpec.model_validate(data)
+    except ValidationError as err:
+        raise FeedError(explain(err, origin)) from None
+
+
+def load_toml(path: str | Path) -> MappingSpec:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise FeedError(f"cannot read mapping file {path}: {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise FeedError(f"mapping file {path} is not valid TOML: {err}") from None
+    data.setdefault("name", re.sub(r"[^A-Za-z0-9 _.\-]", "-", path.stem)[:60] or "mapping")
+    return parse_spec(data, str(path))
+
+
+# -- stored mappings -------------------------------------------------------------------------------
+
+def save_mapping(store: Store, spec: MappingSpec, actor: Actor = SYSTEM) -> MappingSpec:
+    """Save (or replace) a mapping by name. Managers only, like importing."""
+    require(actor, "import")
+    with store.unit_of_work() as uow:
+        uow.execute("INSERT OR REPLACE INTO mappings (name, spec, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+                    [spec.name, spec.model_dump_json(), actor.username, utcnow()])
+        uow.commit()
+    return spec
+
+
+def delete_mapping(store: Store, name: str, actor: Actor = SYSTEM) -> bool:
+    require(actor, "import")
+    with store.unit_of_work() as uow:
+        n = uow.execute("DELETE FROM mappings WHERE name = ? RETURNING name", [name]).fetchall()
+        uow.commit()
+    return bool(n)
+
+
+def list_mappings(store: Store) -> list[dict]:
+    with store.read() as cur:
+        rows = cur.execute("SELECT name, spec, updated_by, updated_at FROM mappings ORDER BY lower(name)").fetchall()
+    return [{"name": n, "spec": MappingSpec.model_validate_json(s) if isinstance(s, str) else MappingSpec.model_validate(s),
+             "updated_by": by, "updated_at": at} for n, s, by, at in rows]
+
+
+def load_mapping(store: Store, name: str) -> MappingSpec:
+    with store.read() as cur:
+        row = cur.execute("SELECT spec FROM mappings WHERE name = ?", [name]).fetchone()
+        names = [r[0] for r in cur.execute("SELECT name FROM mappings ORDER BY name").fetchall()] if not row else []
+    if not row:
+        known = ", ".join(names) if names else "none saved yet"
+        raise FeedError(f"no saved column mapping named '{name}' (saved: {known}); pass a mapping .toml file "
+                        f"or save one on the Import page")
+    spec = row[0]
+    return MappingSpec.model_validate_json(spec) if isinstance(spec, str) else MappingSpec.model_validate(spec)
+
+
+def resolve_mapping(store: Store, ref: "str | Path | MappingSpec") -> MappingSpec:
+    """A MappingSpec, a path to a mapping TOML file, or the name of a saved mapping."""
+    if isinstance(ref, MappingSpec):
+        return ref
+    text = str(ref)
+    if text.lower().endswith(".toml") or Path(text).is_file():
+        return load_toml(text)
+    return load_mapping(store, text)
+
+
+# -- reading a file through a mapping ----------------------------------------------------------------
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = None) -> str:
+    """Their file into temp table `loaded`, by its kind; returns the kind (parquet, jsonl, csv)."""
+    kind = readers.detect_format(path)
+    if kind == "parquet":
+        readers.load_parquet(cur, path)
+    elif kind == "jsonl":
+        readers.load_jsonl(cur, path)
+    else:
+        kind = "csv"
+        readers.load_csv(cur, path, encoding, delimiter)
+    return kind
+
+
+def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimiter: str | None = None,
+                 sample: int = 200) -> tuple[list[str], dict[str, list[str]]]:
+    """The file's column names and up to `sample` distinct non-blank values of each (for suggestions)."""
+    path = Path(path)
+    with store.read() as cur:
+        load_any(cur, path, encoding, delimiter)
+        names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
+        samples: dict[str, list[str]] = {}
+        for name in names:
+            col = readers._quote_ident(name)
+            samples[name] = [r[0] for r in cur.execute(
+                f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM (SELECT {col} FROM loaded LIMIT 5000) "
+                f"WHERE nullif(trim(CAST({col} AS VARCHAR)), '') IS NOT NULL LIMIT {int(sample)}").fetchall()]
+        cur.execute("DROP TABLE IF EXISTS loaded")
+    return names, samples
+
+
+def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
+    """SQL turning their column `col` (quoted) into the feed's text for `field`."""
+    expr = f"CAST({col} AS VARCHAR)"
+    table = spec.values.get(field)
+    if table:
+        whens = " ".join(f"WHEN {_q(k.strip().lower())} THEN {_q(v.strip())}" for k, v in table.items())
+        expr = f"CASE lower(trim({expr})) {whens} ELSE {expr} END"
+    if spec.decimal_comma and field in NUMBER_COLUMNS + ("items_ordered", "items_available"):
+        # 1.234,56 → 1234.56 (thousands dots and spaces dropped, the comma is the decimal point)
+        expr = f"replace(regexp_replace(trim({expr}), '[.\\s\u00a0\u202f]', '', 'g'), ',', '.')"
+    return expr
+
+
+def _date_expr(value: str, fmt: str) -> str:
+    return f"try_strptime(trim({value}), {_q(fmt)})"
+
+
+@register("mapped")
+def read_mapped(cur, path: Path, options: dict) -> RawFeed:
+    spec: MappingSpec | None = options.get("spec")
+    if spec is None:
+        raise FeedError("format 'mapped' needs a column mapping (--mapping NAME or a .toml file)")
+    encoding = options.get("encoding") or spec.encoding
+    kind = load_any(cur, path, encoding, spec.delimiter)
+    names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
+    exact = {n: n for n in names}
+    loose = {}
+    for n in names:
+        loose.setdefault(n.strip().lower(), n)
+    found: dict[str, str] = {}        # field -> their column
+    absent = []
+    for theirs, field in spec.columns.items():
+        name = exact.get(theirs) or loose.get(theirs.strip().lower())
+        if name is None:
+            absent.append(theirs)
+        else:
+            found[field] = name
+    if absent:
+        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+        what = "required " if any(spec.columns[t] in REQUIRED_COLUMNS for t in absent) else ""
+        raise FeedError(f"the mapping '{spec.name}' expects {what}column(s) "
+                        f"{', '.join(repr(a) for a in absent)} that the file does not have (the file has: {shown})")
+    used = set(found.values())
+    ignored = [n for n in names if n not in used]
+    select, checks = [], []
+    for field in FEED_COLUMNS:
+        if field not in found:
+            if field == "currency" and spec.default_currency:
+                select.append(f"{_q(spec.default_currency)} AS currency")
+            else:
+                select.append(f"NULL::VARCHAR AS {field}")
+            continue
+        col = readers._quote_ident(found[field])
+        expr = _field_expr(col, field, spec)
+        if field == "currency" and spec.default_currency:
+            expr = f"coalesce(nullif(trim({expr}), ''), {_q(spec.default_currency)})"
+        if field in TIME_COLUMNS and spec.date_format:
+            parsed = _date_expr(expr, spec.date_format)
+            checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
+                'does not match the date format {spec.date_format.replace("'", "''")}' AS reason, line AS row_line
+                FROM mapped_src WHERE nullif(trim({expr}), '') IS NOT NULL AND {parsed} IS NULL""")
+            expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
+        select.append(f"{expr} AS {field}")
+    cur.execute("CREATE OR REPLACE TEMP TABLE mapped_src AS SELECT rowid - (SELECT min(rowid) FROM loaded) + "
+                f"{2 if kind == 'csv' else 1} AS line, * FROM loaded")
+    cur.execute("DROP TABLE loaded")
+    try:
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT line, {', '.join(select)} FROM mapped_src")
+        cur.execute("CREATE OR REPLACE TEMP TABLE mapped_errors AS "
+                    + (" UNION ALL ".join(checks) if checks else
+                       "SELECT NULL::BIGINT AS line, NULL::VARCHAR AS column_name, NULL::VARCHAR AS value, "
+                       "NULL::VARCHAR AS reason, NULL::BIGINT AS row_line WHERE false"))
+    except duckdb.Error as err:
+        raise FeedError(f"the mapping '{spec.name}' cannot be applied: {str(err).splitlines()[0][:300]}") from None
+    finally:
+        cur.execute("DROP TABLE IF EXISTS mapped_src")
+    rows = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
+    if rows == 0:
+        raise FeedError("the file has a header but no rows")
+    warnings = [f"ignored column(s) the mapping does not use: {', '.join(ignored[:20])}"
+                + (" …" if len(ignored) > 20 else "")] if ignored else []
+    return RawFeed("raw", rows, warnings, "row" if kind == "parquet" else "line", errors="mapped_errors",
+                   labels={field: name for field, name in found.items()})
+
+
+# -- suggestions ----------------------------------------------------------------------------------
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "order_id": ("order id", "order number", "order no", "order #", "order", "name", "id", "order ref",
+                 "reference", "order reference", "bestellnummer", "commande", "numero pedido"),
+    "placed_at": ("created at", "order date", "date", "created", "placed", "order time", "purchase date",
+                  "ordered at", "datum", "bestelldatum", "date commande", "fecha"),
+    "order_total": ("total", "grand total", "amount", "order amount", "total amount", "order value",
+                    "gesamt", "summe", "montant", "importe", "total price"),
+    "currency": ("currency code", "curr", "währung", "devise", "moneda"),
+    "updated_at": ("updated", "modified at", "last modified", "changed at", "snapshot time", "export time"),
+    "customer_id": ("customer", "customer number", "customer no", "client id", "kundennummer", "buyer id"),
+    "customer_email": ("email", "e-mail", "mail", "customer mail", "buyer email", "email address"),
+    "customer_tier": ("tier", "segment", "customer segment", "loyalty tier", "vip"),
+    "customer_ltv": ("lifetime value", "ltv", "clv", "customer lifetime value"),
+    "payment_status": ("financial status", "payment", "paid", "payment state", "zahlungsstatus"),
+    "amount_paid": ("paid amount", "amount received", "captured", "captured amount", "payment amount"),
+    "amount_refunded": ("refunded", "refund amount", "refunded amount", "refunds"),
+    "risk_score": ("fraud score", "risk", "score"),
+    "risk_level": ("risk level", "fraud risk", "risk rating"),
+    "items_ordered": ("quantity", "qty", "items", "units", "lineitem quantity", "menge"),
+    "items_available": ("stock", "available", "in stock", "inventory", "on hand", "qty available"),
+    "ship_name": ("shipping name", "recipient", "ship to", "ship to name", "delivery name"),
+    "ship_address1": ("shipping address", "address", "street", "shipping street", "address line 1",
+                      "shipping address1", "strasse"),
+    "ship_city": ("city", "shipping city", "town", "stadt", "ville"),
+    "ship_postal_code": ("zip", "postcode", "postal code", "shipping zip", "plz", "code postal"),
+    "ship_country": ("country", "shipping country", "country code", "land", "pays"),
+    "address_verified": ("address ok", "address valid", "verified address", "avs"),
+    "fulfillment_status": ("fulfilment status", "shipping status", "shipment status", "status", "delivery status"),
+    "return_requested": ("return", "returned", "return request", "rma"),
+    "damage_reported": ("damaged", "damage", "broken"),
+    "return_reason": ("reason for return", "rma reason"),
+    "customer_message": ("note", "notes", "message", "comment", "comments", "customer note", "remarks"),
+}
+
+DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
+                "%m/%d/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
+                "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y %H:%M", "%d %b %Y", "%b %d, %Y",
+                "%Y%m%d")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z#]+", " ", text.lower().replace("_", " ")).split())
+
+
+class Suggestion(BaseModel):
+    columns: dict[str, str]                       # their column -> field
+    confidence: dict[str, float]                  # their column -> 0..1
+    values: dict[str, dict[str, str]] = {}
+    date_format: str | None = None
+    decimal_comma: bool = False
+
+    def spec(self, name: str, **extra) -> MappingSpec:
+        return parse_spec({"name": name, "columns": self.columns, "values": self.values,
+                           "date_format": self.date_format, "decimal_comma": self.decimal_comma, **extra},
+                          f"mapping '{name}'")
+
+
+def _score(header: str, field: str) -> float:
+    h = _norm(header)
+    candidates = [_norm(field)] + [_norm(s) for s in SYNONYMS.get(field, ())]
+    if h in candidates:
+        return 1.0 if h == candidates[0] else 0.95 - 0.01 * candidates.index(h) / 10
+    best = max(difflib.SequenceMatcher(None, h, c).ratio() for c in candidates)
+    return best * 0.9
+
+
+def suggest_mapping(headers: list[str], samples: dict[str, list[str]] | None = None) -> Suggestion:
+    """Match their headers to our fields (exact name, synonyms, then fuzzy), one column per field, and
+    propose value translations, a date format and decimal commas from sample values."""
+    samples = samples or {}
+    pairs = sorted(((_score(h, f), h, f) for h in headers for f in FEED_COLUMNS), key=lambda x: -x[0])
+    columns, confidence, taken = {}, {}, set()
+    for score, header, field in pairs:
+        if score < 0.72 or header in columns or field in taken:
+            continue
+        columns[header], confidence[header] = field, round(score, 2)
+        taken.add(field)
+    values: dict[str, dict[str, str]] = {}
+    for header, field in columns.items():
+        allowed = ENUM_VALUES.get(field) or (("true", "false") if field in BOOL_COLUMNS else None)
+        if not allowed:
+            continue
+        table = {}
+        for raw in samples.get(header, [])[:50]:
+            v = raw.strip().lower().replace(" ", "_").replace("-", "_")
+            if v in allowed or (field in BOOL_COLUMNS and v in TRUE_WORDS + FALSE_WORDS):
+                continue
+            if field in BOOL_COLUMNS:
+                guess = "true" if v in ("ja", "oui", "si", "sí", "x", "✓", "checked", "on") else \
+                        "false" if v in ("nein", "non", "off", "unchecked", "-") else None
+            else:
+                close = difflib.get_close_matches(v, allowed, n=1, cutoff=0.6)
+                guess = close[0] if close else None
+            if guess:
+                table[raw.strip()] = guess
+        if table:
+            values[field] = table
+    date_format = None
+    for header, field in columns.items():
+        if field not in TIME_COLUMNS:
+            continue
+        vals = [v.strip() for v in samples.get(header, [])[:100] if v.strip()]
+        if not vals or all(_iso(v) for v in vals):
+            continue
+        for fmt in DATE_FORMATS:
+            if all(_parses(v, fmt) for v in vals):
+                date_format = fmt
+                break
+        if date_format:
+            break
+    money = [v.strip() for h, f in columns.items() if f in MONEY_COLUMNS for v in samples.get(h, [])[:100]]
+    decimal_comma = bool(money) and any(re.fullmatch(r"-?[0-9.\s]*[0-9],[0-9]{1,3}", v) for v in money) \
+        and not any(re.fullmatch(r"-?[0-9,]*[0-9]\.[0-9]{1,3}", v) for v in money)
+    return Suggestion(columns=columns, confidence=confidence, values=values, date_format=date_format,
+                      decimal_comma=decimal_comma)
+
+
+def _iso(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        return False
+
+
+def _parses(value: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(value, fmt)
+        return True
+    except ValueError:
+        return False
+
+
+def spec_json(spec: MappingSpec) -> str:
+    return json.dumps(spec.model_dump(exclude_none=True), indent=2)

@@ -110,14 +110,21 @@ def sign_in_form() -> None:
                         st.login(provider or None)
 
 
-@st.dialog("Change password")
+CHANGING_PASSWORD = "sign_in_changing_password"
+
+
+def _close_password_dialog() -> None:
+    st.session_state.pop(CHANGING_PASSWORD, None)
+
+
+@st.dialog("Change password", on_dismiss=_close_password_dialog)
 def _change_password_dialog(actor: Actor) -> None:
     with st.form("change_password", clear_on_submit=True):
         current = st.text_input("Current password", type="password", autocomplete="current-password")
         new = st.text_input("New password", type="password", autocomplete="new-password",
                             help=f"At least {auth.MIN_PASSWORD} characters.")
         repeat = st.text_input("Repeat the new password", type="password", autocomplete="new-password")
-        if st.form_submit_button("Change password", type="primary"):
+        if st.form_submit_button("Change password", type="primary", key="change_password_submit"):
             if new != repeat:
                 st.error("The two new passwords differ.")
                 return
@@ -126,6 +133,7 @@ def _change_password_dialog(actor: Actor) -> None:
             except auth.AuthError as err:
                 st.error(str(err))
                 return
+            _close_password_dialog()
             st.toast("Password changed.")
             st.rerun()
 
@@ -136,6 +144,8 @@ def account_sidebar(actor: Actor) -> None:
     left, right = st.columns(2)
     if st.session_state.get(SOURCE) != "oidc" and left.button("Password", key="change_password_open",
                                                                width="stretch"):
+        st.session_state[CHANGING_PASSWORD] = True
+    if st.session_state.get(CHANGING_PASSWORD):     # stays open across its own reruns until done or dismissed
         _change_password_dialog(actor)
     if right.button("Sign out", key="sign_out", width="stretch"):
         sign_out()

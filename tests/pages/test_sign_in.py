@@ -191,3 +191,22 @@ def test_an_unknown_oidc_user_is_refused(app_env):
     assert "stranger@example.com has no exq account" in at.info[0].value
     assert [b.label for b in at.button] == ["Sign in", "Sign out of the identity provider"]
     assert len(at.metric) == 0
+
+
+def test_changing_your_own_password_needs_the_current_one(app_env):
+    at = app_test(Actor(username="vic", role=Role.VIEWER))
+    at.button(key="change_password_open").click().run()
+    fields = {w.label: w for w in at.text_input}
+    fields["Current password"].input("not-my-password")
+    fields["New password"].input("vic-new-password")
+    fields["Repeat the new password"].input("vic-new-password")
+    at.button(key="change_password_submit").click().run()
+    assert "The current password is wrong." in [e.value for e in at.error]
+    fields = {w.label: w for w in at.text_input}
+    fields["Current password"].input(TEST_PASSWORD)
+    fields["New password"].input("vic-new-password")
+    fields["Repeat the new password"].input("vic-new-password")
+    at.button(key="change_password_submit").click().run()
+    assert not at.error and "Current password" not in [w.label for w in at.text_input]   # the dialog closed
+    from ui.common import get_store
+    assert auth.sign_in(get_store(), "vic", "vic-new-password").username == "vic"

@@ -102,6 +102,9 @@ def sign_in_form() -> None:
                 if st.button("Sign out of the identity provider", key="sign_in_oidc_logout"):
                     st.session_state.pop(NOTICE, None)
                     st.logout()
+            elif not _authlib_installed():
+                st.caption("Single sign-on is configured in secrets.toml, but it needs Authlib: "
+                           "`pip install 'Authlib>=1.3.2'`, then restart exq.")
             else:
                 for provider in providers:
                     label = f"Sign in with {provider.title()}" if provider else "Sign in with single sign-on"
@@ -115,6 +118,14 @@ CHANGING_PASSWORD = "sign_in_changing_password"
 
 def _close_password_dialog() -> None:
     st.session_state.pop(CHANGING_PASSWORD, None)
+
+
+def _authlib_installed() -> bool:
+    try:
+        import authlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @st.dialog("Change password", on_dismiss=_close_password_dialog)

@@ -172,9 +172,17 @@ def test_without_auth_in_secrets_there_is_no_single_sign_on_button(app_env):
     assert [b.label for b in at.button] == ["Sign in"]
 
 
-def test_with_auth_in_secrets_single_sign_on_is_offered(app_env):
+def test_with_auth_in_secrets_single_sign_on_is_offered(app_env, monkeypatch):
+    monkeypatch.setattr("ui.sign_in._authlib_installed", lambda: True)
     at = _oidc_app()
     assert [b.label for b in at.button] == ["Sign in", "Sign in with single sign-on"]
+
+
+def test_single_sign_on_without_authlib_says_what_to_install(app_env, monkeypatch):
+    monkeypatch.setattr("ui.sign_in._authlib_installed", lambda: False)
+    at = _oidc_app()
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert "pip install" in at.caption[0].value
 
 
 def test_an_oidc_user_with_a_local_account_is_signed_in_with_its_role(app_env):

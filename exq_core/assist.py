@@ -402,6 +402,7 @@ def _fact_phrases(case: dict, rules: RuleSet) -> list[str]:
     cur = order.get("currency") or ""
     total = order.get("order_total")
     kinds = list(dict.fromkeys(_primary_kinds(case, rules) + list(_fired_kinds(case, rules).values())))
+    kinds.sort(key=lambda kind: kind == "vip")    # the concrete problem first; "valuable" qualifies it
     parts: list[str] = []
     for kind in kinds:
         if kind == "payment":
@@ -448,6 +449,8 @@ def _fact_phrases(case: dict, rules: RuleSet) -> list[str]:
                 parts.append(f"lifetime value {_money(order['customer_ltv'])} {cur}")
     if "vip" not in kinds and order.get("customer_tier") == "vip":
         parts.append("VIP customer")
+    if "payment" not in kinds and total is not None and not any("high-value order" in p for p in parts):
+        parts.append(f"order value {_money(total)} {cur}")
     message = customer_text(order, "customer_message", 80)
     if message:
         parts.append(f'customer wrote: "{message}"')
@@ -455,8 +458,12 @@ def _fact_phrases(case: dict, rules: RuleSet) -> list[str]:
         parts.append("the latest snapshot no longer fires the rule (condition cleared)")
     remaining = case.get("sla_remaining_hours")
     if remaining is not None:
-        parts.append(f"SLA breached {abs(remaining):.1f} h ago" if remaining < 0 else f"SLA due in {remaining:.1f} h")
+        parts.append(f"SLA breached {_duration(-remaining)} ago" if remaining < 0 else f"SLA due in {_duration(remaining)}")
     return [p for p in parts if p]
+
+
+def _duration(hours: float) -> str:
+    return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.1f} h"
 
 
 def offline_advice(case: dict, rules: RuleSet) -> Advice:

@@ -77,7 +77,7 @@ def test_offline_summary_states_the_facts():
                      order_total=Decimal("1500.000"), amount_paid=Decimal("1400.000"),
                      payment_status="partially_paid")
     advice = offline_advice(case, RULES)
-    assert advice.summary.startswith("VIP customer; Paid 1,400.00 of 1,500.00 USD (short 100.00)")
+    assert advice.summary.startswith("Paid 1,400.00 of 1,500.00 USD (short 100.00); VIP customer")
     assert advice.action == "personal_outreach"      # the case's own bucket decides the action
     payment = offline_advice({**case, "bucket": "payment_mismatch", "flags": ["vip_revenue"]}, RULES)
     assert payment.summary.startswith("Paid 1,400.00 of 1,500.00 USD (short 100.00); VIP customer")
@@ -105,6 +105,7 @@ def test_condition_cleared_and_breach_are_mentioned():
             "sla_remaining_hours": -3.25}
     summary = offline_advice(case, RULES).summary
     assert "condition cleared" in summary and "SLA breached 3.2 h ago" in summary
+    assert "SLA breached 3.0 d ago" in offline_advice({**case, "sla_remaining_hours": -72}, RULES).summary
 
 
 # -- text safety -----------------------------------------------------------------------------------------

@@ -688,8 +688,8 @@ def _save(store: Store, case: dict, made: Made, now: datetime) -> Suggestion:
     a = made.advice
     with store.unit_of_work() as uow:
         existing = _stored(uow.cursor, case["case_id"], case["version"], made.model, made.prompt_version)
-        if existing is not None and _usable(existing, now) and not (existing.error and made.error is None):
-            return existing     # someone stored one while we were asking
+        if _usable(existing, now):
+            return existing     # stored by someone else while we were asking
         sid = uow.execute("""INSERT INTO suggestions (case_id, case_version, model, prompt_version, source, summary,
                 action, rationale, confidence, missing_evidence, error, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING suggestion_id""",

@@ -45,6 +45,14 @@ NOW = datetime(2026, 11, 27, 12, 0, 0)
 DEMO_ORDERS = 3000
 
 
+@pytest.fixture(autouse=True)
+def _no_real_model(monkeypatch):
+    """Tests never reach a real model: a developer's own key in the shell is ignored. Tests that need the
+    AI talk to the local fake server (tests/ai_server.py) and set these themselves."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EXQ_AI_MODEL", "EXQ_AI_TIMEOUT_S"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def now() -> datetime:
     return NOW

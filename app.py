@@ -4,6 +4,7 @@ import streamlit as st
 from exq_core.models import Role
 from ui.common import db_path, get_store
 from ui.sign_in import account_sidebar, gate, sign_in_form
+from ui.dashboard import last_import_caption
 
 st.set_page_config(page_title="exq — exception queue", page_icon="🧭", layout="wide")
 
@@ -34,6 +35,7 @@ if actor is None:
 with st.sidebar:
     store = get_store()
     st.caption(f"Database: `{db_path()}`")
+    st.caption(last_import_caption())
     account_sidebar(actor)
 
 nav.run()

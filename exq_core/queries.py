@@ -99,6 +99,7 @@ class QueueFilter(BaseModel):
     max_age_hours: float | None = Field(default=None, ge=0)
     text: str | None = Field(default=None, max_length=200)
     include_waiting: bool = False       # waiting cases whose follow-up is still in the future
+    age_band: Literal[AGE_BANDS] | None = None  # one of the Overview's age bands, counted the same way
 
 
 UNASSIGNED = "__unassigned__"
@@ -127,6 +128,9 @@ def _queue_where(f: QueueFilter) -> tuple[str, dict]:
     if f.max_age_hours is not None:
         where.append("c.opened_at >= $now - to_microseconds(CAST($max_age * 3600000000 AS BIGINT))")
         params["max_age"] = f.max_age_hours
+    if f.age_band:
+        where.append(f"({AGE_BAND_SQL.replace('age_h', '(epoch($now - c.opened_at) / 3600.0)')}) = $age_band")
+        params["age_band"] = f.age_band
     if f.text and f.text.strip():
         params["text"] = f.text.strip().lower()
         where.append("""(contains(lower(c.order_id), $text) OR EXISTS (
@@ -146,7 +150,8 @@ def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
     where, params = _queue_where(f)
     terms = rules.priority_term_sql("$now")
     params["now"] = now
-    total = cur.execute(f"SELECT count(*) FROM cases c WHERE {where}", params).fetchone()[0]
+    total = cur.execute(f"SELECT count(*) FROM cases c WHERE {where}",
+                        {k: v for k, v in params.items() if f"${k}" in where}).fetchone()[0]
     params |= {"limit": limit, "offset": offset}
     page = cur.execute(f"""
         WITH page AS (

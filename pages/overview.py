@@ -1,12 +1,87 @@
+"""Overview: where the backlog is and how old it is, at a glance. Click a bucket to work it in the Queue."""
 import streamlit as st
 
-from ui.common import cached_stats, data_stamp, now_minute
+from exq_core.dashboard import AGE_SLUGS, format_hours, open_by_bucket
+from exq_core.models import BUCKET_LABELS, BUCKETS
+from exq_core.store import utcnow
+from ui.charts import aging_chart, breaches_chart, bucket_state_table, flow_chart, picked
+from ui.common import data_stamp, now_minute
+from ui.dashboard import bucket_badge, cached_overview
+
+QUEUE = "pages/queue.py"
+BAND_SLUG = {band: slug for slug, band in AGE_SLUGS.items()}
+
+
+def open_queue(params: dict) -> None:
+    st.switch_page(QUEUE, query_params=params)
+
+
+@st.fragment(run_every="60s")
+def kpi_row() -> None:
+    """The five numbers a manager reads first; refreshed every minute without rerunning the page."""
+    data = cached_overview(data_stamp(), now_minute())
+    cols = st.columns(5)
+    cols[0].metric("Open exceptions", f"{data['open']:,}", help="Cases not resolved yet, in every bucket.",
+                   border=True)
+    cols[1].metric("SLA breached", f"{data['breached']:,}", border=True,
+                   help="Open cases past their bucket's SLA (fraud 2 h … returns 48 h).")
+    cols[2].metric("Oldest open case", format_hours(data["oldest_open_hours"]), border=True,
+                   help="How long the oldest unresolved case has been open.")
+    cols[3].metric("Exception rate", f"{data['exception_rate']:.2f} %", border=True,
+                   help=f"Orders that became a case: {data['exceptions']:,} of {data['orders']:,}.")
+    cols[4].metric("Resolved today", f"{data['resolved_today']:,}", border=True,
+                   help="Cases resolved since midnight UTC.")
+    st.caption(f"Updated {utcnow():%H:%M} UTC · refreshes every minute")
+
 
 st.title("Overview")
-stats = cached_stats(data_stamp(), now_minute())
-cols = st.columns(5)
-cols[0].metric("Open exceptions", f"{stats['open']:,}")
-cols[1].metric("SLA breached", f"{stats['breached']:,}")
-cols[2].metric("Oldest open", f"{(stats['oldest_open_hours'] or 0):.1f} h")
-cols[3].metric("Exception rate", f"{stats['exception_rate']:.2f} %")
-cols[4].metric("Resolved today", f"{stats['resolved_today']:,}")
+data = cached_overview(data_stamp(), now_minute())
+
+if not data["orders"]:
+    st.info("This database has no orders yet. Import a feed on the Import page, or load a demo shop "
+            "from the command line:", icon=":material/inbox:")
+    st.code("python -m exq_core demo", language="bash")
+    st.page_link("pages/import.py", label="Go to Import", icon=":material/upload_file:")
+else:
+    kpi_row()
+    if not data["exceptions"]:
+        st.success(f"All {data['orders']:,} orders are routine: no exception cases.", icon=":material/check_circle:")
+
+    st.subheader("Open cases by bucket")
+    open_counts = open_by_bucket(data["by_bucket"])
+    for col, b in zip(st.columns(len(BUCKETS)), BUCKETS):
+        with col.container(border=True):
+            st.markdown(bucket_badge(b))
+            st.markdown(f"### {open_counts[b.value]:,}")
+            st.caption(f"{data['breached_by_bucket'][b.value]:,} past SLA")
+            st.page_link(QUEUE, label="Open in Queue", icon=":material/arrow_forward:", query_params={"bucket": b.value},
+                         help=f"The Queue, filtered to {BUCKET_LABELS[b]}")
+
+    st.subheader("Backlog age")
+    if data["open"]:
+        st.caption("Open cases per age band, one panel per bucket. Click a bar to open those cases in the Queue.")
+        event = st.altair_chart(aging_chart(data["aging"]), on_select="rerun", key="aging_chart",
+                                selection_mode="pick")
+        point = picked(event, ("bucket", "band"))
+        if point and point.get("bucket"):
+            params = {"bucket": point["bucket"]}
+            if point.get("band") in BAND_SLUG:
+                params["age"] = BAND_SLUG[point["band"]]
+            open_queue(params)
+    else:
+        st.success("No open cases: nothing is waiting for a person.", icon=":material/check_circle:")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("SLA breaches")
+        event = st.altair_chart(breaches_chart(data["breached_by_bucket"]), on_select="rerun",
+                                key="breaches_chart", selection_mode="pick", width="stretch")
+        point = picked(event)
+        if point and point.get("bucket"):
+            open_queue({"bucket": point["bucket"], "breached": "1"})
+    with right:
+        st.subheader("Opened vs resolved, last 30 days")
+        st.altair_chart(flow_chart(data["per_day"]), width="stretch")
+
+    st.subheader("Cases by bucket and state")
+    st.dataframe(bucket_state_table(data["by_bucket"]), hide_index=True, width="stretch")

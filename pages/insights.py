@@ -30,9 +30,9 @@ def labelled(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(bucket=df["bucket"].map(lambda b: BUCKET_LABELS.get(Bucket(b), b)))
 
 
-def bucket_color() -> alt.Color:
-    return alt.Color("bucket:N", scale=alt.Scale(domain=LABEL_ORDER, range=BUCKET_PALETTE),
-                     sort=LABEL_ORDER, legend=alt.Legend(title=None, orient="bottom"))
+def bucket_color(legend: bool = True) -> alt.Color:
+    return alt.Color("bucket:N", scale=alt.Scale(domain=LABEL_ORDER, range=BUCKET_PALETTE), sort=LABEL_ORDER,
+                     legend=alt.Legend(title=None, orient="bottom", columns=3) if legend else None)
 
 
 st.title("Insights")
@@ -61,7 +61,7 @@ with left:
     st.altair_chart(
         alt.Chart(bb).mark_bar().encode(
             x=alt.X("acceptance_rate:Q", title="accepted", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None), color=bucket_color(),
+            y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None), color=bucket_color(legend=False),
             tooltip=["bucket", "accepted", "overridden", "no_suggestion",
                      alt.Tooltip("acceptance_rate:Q", format=".0%")]).properties(height=220),
         width="stretch", theme=None)
@@ -97,14 +97,10 @@ with right:
     if reasons.empty:
         st.caption("No resolutions in this period.")
     else:
-        st.altair_chart(
-            alt.Chart(labelled(reasons)).mark_bar().encode(
-                y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None),
-                x=alt.X("n:Q", title="resolutions", stack="normalize", axis=alt.Axis(format="%")),
-                color=alt.Color("resolution_reason:N", title=None, legend=alt.Legend(orient="bottom", columns=3)),
-                order=alt.Order("n:Q", sort="descending"),
-                tooltip=["bucket", "resolution_reason", "n", "pct_of_bucket"]).properties(height=300),
-            width="stretch", theme=None)
+        st.dataframe(labelled(reasons), hide_index=True, width="stretch", height=300, column_config={
+            "resolution_reason": "reason",
+            "pct_of_bucket": st.column_config.ProgressColumn("% of bucket", format="%.0f%%", min_value=0,
+                                                             max_value=100)})
 
 left, right = st.columns(2)
 with left:
@@ -124,20 +120,23 @@ with left:
                                 legend=alt.Legend(title=None, orient="bottom")),
                 tooltip=["bucket", "quantile", alt.Tooltip("hours:Q", format=".1f")]).properties(height=240),
             width="stretch", theme=None)
-    st.dataframe(ttr, hide_index=True, width="stretch", column_config={
+    st.dataframe(ttr.assign(within_sla=ttr["within_sla"] * 100), hide_index=True, width="stretch", column_config={
         "p50_hours": st.column_config.NumberColumn("p50 (h)", format="%.1f"),
         "p90_hours": st.column_config.NumberColumn("p90 (h)", format="%.1f"),
-        "within_sla": st.column_config.ProgressColumn("within SLA", format="percent", min_value=0, max_value=1)})
+        "within_sla": st.column_config.ProgressColumn("within SLA", format="%.0f%%", min_value=0, max_value=100)})
 with right:
     st.subheader("Reviewer throughput")
     rv = data["reviewers"]
     if rv.empty:
         st.caption("No decisions in this period.")
     else:
-        st.dataframe(rv, hide_index=True, width="stretch", column_config={
-            "acceptance_rate": st.column_config.NumberColumn("AI accepted", format="percent"),
-            "per_active_day": st.column_config.NumberColumn("per active day", format="%.1f"),
-            "last_decision": st.column_config.DatetimeColumn("last decision (UTC)", format="YYYY-MM-DD HH:mm")})
+        st.dataframe(rv.assign(acceptance_rate=rv["acceptance_rate"] * 100), hide_index=True, width="stretch",
+                     column_config={
+                         "acceptance_rate": st.column_config.NumberColumn("AI accepted", format="%.0f%%"),
+                         "active_days": "active days",
+                         "per_active_day": st.column_config.NumberColumn("per active day", format="%.1f"),
+                         "last_decision": st.column_config.DatetimeColumn("last decision (UTC)",
+                                                                          format="YYYY-MM-DD HH:mm")})
 
 st.subheader("Decision log")
 with st.container(border=True):
@@ -152,8 +151,8 @@ log_filter = insights.DecisionLogFilter(**flt.model_dump(), reviewers=who, verdi
                                         case_id=int(case_id) if case_id else None, text=text or None)
 with get_store().read() as cur:
     log, total = insights.decision_log(cur, log_filter, limit=LOG_PAGE)
-st.caption(f"{total:,} decisions match" + (f"; the newest {LOG_PAGE} are shown — export for all." if total > LOG_PAGE
-                                          else "."))
+matches = "1 decision matches" if total == 1 else f"{total:,} decisions match"
+st.caption(matches + (f"; the newest {LOG_PAGE} are shown — export for all." if total > LOG_PAGE else "."))
 st.dataframe(log, hide_index=True, width="stretch", key="in_log", column_config={
     "decided_at": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm")})
 

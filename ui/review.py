@@ -148,7 +148,7 @@ def header(detail: dict) -> None:
         cols[1].caption(f"reason: {detail['resolution_reason']}")
     else:
         hours = detail["sla_remaining_hours"]
-        cols[1].metric("SLA", f"breached {abs(hours):.1f} h ago" if detail["breached"] else f"{hours:.1f} h left")
+        cols[1].metric("SLA", f"{_duration(-hours)} over" if detail["breached"] else f"{_duration(hours)} left")
         cols[1].caption(f"due {detail['sla_due_at']:%Y-%m-%d %H:%M} UTC")
     order = detail.get("order") or {}
     cols[2].metric("Order total", f"{detail['order_total']:,.2f} {order.get('currency') or ''}".strip())
@@ -160,6 +160,10 @@ def header(detail: dict) -> None:
         cols[3].metric("Claimed by", "nobody")
         if state is State.WAITING and detail["follow_up_at"] is not None:
             cols[3].caption(f"follow-up {detail['follow_up_at']:%Y-%m-%d %H:%M} UTC")
+
+
+def _duration(hours: float) -> str:
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
 def why_here(detail: dict) -> None:
@@ -202,12 +206,34 @@ def order_facts(detail: dict) -> None:
         return
     rows = [{"group": group, "field": name.replace("_", " "), "value": _fmt(order.get(name))}
             for group, names in ORDER_FIELDS for name in names]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=320,
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=430,
                  column_config={"group": st.column_config.TextColumn(width="small"),
                                 "field": st.column_config.TextColumn(width="medium")})
     if order.get("customer_message"):
         st.caption("Customer message (the customer's own words, shown as plain text)")
         st.text(order["customer_message"])
+
+
+def _timeline(df: pd.DataFrame) -> pd.DataFrame:
+    """Events and decisions as one readable line each: when, who, what, the state change, the details."""
+    def change(row) -> str:
+        if row["from_state"] and row["to_state"] and row["from_state"] != row["to_state"]:
+            return f"{row['from_state']} → {row['to_state']}"
+        return row["to_state"] or ""
+
+    def details(row) -> str:
+        if row["kind"] != "decision":
+            return row["detail"] or ""
+        parts = [f"{row['verdict']}: {row['action']}" if row["action"] else row["verdict"],
+                 f"reason {row['resolution_reason']}" if row["resolution_reason"] else None,
+                 f"evidence {row['evidence']}" if row["evidence"] else None,
+                 f"override note: {row['detail']}" if row["detail"] else None,
+                 f"note: {row['note']}" if row["note"] else None]
+        return " · ".join(p for p in parts if p)
+
+    df = df.astype(object).where(df.notna(), None)
+    return pd.DataFrame({"when (UTC)": df["at"], "who": df["actor"], "what": df["kind"],
+                         "state": df.apply(change, axis=1), "details": df.apply(details, axis=1)})
 
 
 def history(case_id: int) -> None:
@@ -217,10 +243,10 @@ def history(case_id: int) -> None:
     if df.empty:
         st.caption("Nothing has happened to this case yet.")
         return
-    df = df.rename(columns={"at": "when (UTC)", "actor": "who", "kind": "what", "from_state": "from",
-                            "to_state": "to", "detail": "detail / override note", "resolution_reason": "reason"})
-    st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={"when (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    st.dataframe(_timeline(df), hide_index=True, width="stretch", column_config={
+        "when (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
+        "who": st.column_config.TextColumn(width="small"), "what": st.column_config.TextColumn(width="small"),
+        "state": st.column_config.TextColumn(width="medium"), "details": st.column_config.TextColumn(width="large")})
 
 
 def source_label(s: assist.Suggestion) -> str:
@@ -394,9 +420,9 @@ def decision_form(detail: dict, suggestion: assist.Suggestion | None) -> None:
     st.subheader("Decision")
     if suggested:
         c1, c2 = st.columns(2)
-        c1.button("Accept suggestion", key="rv_accept", shortcut="Alt+A", width="stretch",
+        c1.button("Accept", key="rv_accept", shortcut="Alt+A", width="stretch",
                   on_click=accept_suggestion, args=(case_id, suggested),
-                  help="Use the suggested action; then add evidence and save.")
+                  help="Accept the suggested action; then add evidence and save.")
         c2.button("Override", key="rv_override", shortcut="Alt+O", width="stretch",
                   on_click=start_override, args=(case_id, bucket, suggested),
                   help="Choose another action; an override note is required.")
@@ -443,11 +469,17 @@ def landing() -> None:
         st.success("The queue is empty.")
         return
     st.subheader(f"Top of the queue ({total:,} open)")
-    view = page[["case_id", "priority", "bucket", "state", "order_id", "sla_remaining_hours", "claimed_by"]]
+    st.caption("Select a row to open that case.")
+    view = page[["case_id", "priority", "bucket", "state", "order_id", "sla_remaining_hours", "claimed_by"]].assign(
+        bucket=lambda d: d["bucket"].map(lambda b: BUCKET_LABELS.get(Bucket(b), b)),
+        claimed_by=lambda d: d["claimed_by"].fillna(""))
     event = st.dataframe(view, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                          key="rv_top", column_config={
-                             "sla_remaining_hours": st.column_config.NumberColumn("SLA left (h)", format="%.1f"),
-                             "bucket": st.column_config.TextColumn("bucket")})
+                             "case_id": st.column_config.NumberColumn("case", format="%d"),
+                             "order_id": "order",
+                             "sla_remaining_hours": st.column_config.NumberColumn(
+                                 "SLA left (h)", format="%.1f", help="negative: breached that many hours ago"),
+                             "claimed_by": "claimed by"})
     rows = event.selection.rows if event else []
     if rows:
         open_case(int(view.iloc[rows[0]]["case_id"]))

@@ -108,7 +108,8 @@ def test_open_shows_facts_reasons_suggestion_history(db, store):
     assert sug is not None and sug[0] in texts(at) and sug[1] in texts(at)
     assert any("Offline assistant" in t for t in texts(at))                   # the source label
     history = at.dataframe[1].value
-    assert "claim" in set(history["what"])
+    assert list(history.columns) == ["when (UTC)", "who", "what", "state", "details"]
+    assert ("sam", "claim", "new → in_review") in set(zip(history["who"], history["what"], history["state"]))
     assert at.selectbox(key=f"rv_{cid}_action").value == sug[1]               # suggested action preselected
     assert at.selectbox(key=f"rv_{cid}_to_state").options == ["Resolve", "Wait for information (follow-up)",
                                                               "Escalate"]

@@ -1,0 +1,181 @@
+"""Routing snapshots into cases on a real database file (SPEC §2 snapshots, §3 routing, §4 events)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from exq_core import queries, services
+from exq_core.errors import StaleCase
+from exq_core.ingest import import_file
+from exq_core.models import DecisionRequest, State
+from exq_core.rules import DEFAULT_RULES_PATH, load_rules
+
+from .conftest import counts, snapshot
+
+NOW = datetime(2026, 11, 27, 12, 0, 0)
+RULES = load_rules(DEFAULT_RULES_PATH)
+T1, T2, T3 = "2026-11-27T09:00:00Z", "2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z"
+
+
+def load(store, path, now=NOW, **kw):
+    return import_file(store, path, rules=RULES, now=now, **kw)
+
+
+def case_rows(store, order_id: str) -> list[dict]:
+    with store.read() as cur:
+        rows = cur.execute("SELECT * FROM cases WHERE order_id = ? ORDER BY case_id", [order_id]).fetchall()
+        names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in rows]
+
+
+def events(store, order_id: str) -> list[tuple]:
+    with store.read() as cur:
+        return cur.execute("""SELECT e.kind, e.from_state, e.to_state, e.detail, e.actor FROM events e
+                              JOIN cases c USING (case_id) WHERE c.order_id = ? ORDER BY e.event_id""",
+                           [order_id]).fetchall()
+
+
+def test_first_import_opens_cases_and_counts_routine(store, feed):
+    path = feed([
+        {"order_id": "A", "updated_at": T1},                                       # routine
+        {"order_id": "B", "updated_at": T1, "items_available": "0"},               # inventory
+        {"order_id": "C", "updated_at": T1, "risk_level": "high", "return_requested": "true"},
+        {"order_id": "D", "updated_at": T1, "customer_tier": "vip"},               # valuable only: routine
+    ])
+    result = load(store, path)
+    assert (result.rows, result.orders_new, result.routine, result.cases_new) == (4, 4, 2, 2)
+    assert result.cases_new_by_bucket == {"inventory_conflict": 1, "fraud_risk": 1}
+    [b] = case_rows(store, "B")
+    assert (b["bucket"], list(b["flags"]), list(b["rules_fired"])) == ("inventory_conflict", [], ["inventory"])
+    assert b["state"] == "new" and b["version"] == 1 and not b["condition_cleared"]
+    assert b["rules_version"] == RULES.full_version
+    assert b["opened_at"] == datetime(2026, 11, 27, 9, 0)               # the snapshot time, not import time
+    assert b["sla_due_at"] == b["opened_at"] + timedelta(hours=8)
+    [c] = case_rows(store, "C")
+    assert (c["bucket"], list(c["flags"])) == ("fraud_risk", ["return_damage"])
+    assert c["sla_due_at"] == c["opened_at"] + timedelta(hours=2)
+    assert events(store, "B") == [("opened", None, "new", "rules: inventory", "system")]
+    assert case_rows(store, "A") == [] and case_rows(store, "D") == []
+    with store.read() as cur:
+        k = queries.kpis(cur, NOW)
+    assert (k["orders"], k["routine"], k["exceptions"], k["open"]) == (4, 2, 2, 2)
+
+
+def test_a_snapshot_from_the_future_opens_the_case_now(store, feed):
+    load(store, feed([{"order_id": "F", "updated_at": "2026-11-28T00:00:00Z", "items_available": "0"}]))
+    assert case_rows(store, "F")[0]["opened_at"] == NOW
+
+
+def test_condition_cleared_keeps_the_case_open(store, feed, tmp_path):
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0"}], "1.csv"))
+    [before] = case_rows(store, "B")
+    result = load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "9"}], "2.csv"))
+    assert (result.orders_updated, result.cases_new, result.cases_updated, result.routine) == (1, 0, 1, 0)
+    [after] = case_rows(store, "B")
+    assert after["case_id"] == before["case_id"]
+    assert after["condition_cleared"] and after["state"] == "new"
+    assert after["version"] == before["version"] + 1
+    assert after["resolved_at"] is None and after["resolution_reason"] is None
+    assert after["bucket"] == "inventory_conflict"             # why it was opened stays visible
+    assert events(store, "B")[-1] == ("condition_cleared", "new", "new", "no rule fires on the new snapshot",
+                                      "system")
+    with store.read() as cur:
+        assert queries.kpis(cur, NOW)["open"] == 1
+        df, total = queries.queue_page(cur, RULES, NOW)
+    assert total == 1 and bool(df.iloc[0]["condition_cleared"])
+
+    # the same still-clear condition again: logged as an update, not a second "cleared"
+    load(store, feed([{"order_id": "B", "updated_at": T3, "items_available": "8"}], "3.csv"))
+    assert events(store, "B")[-1][0] == "snapshot_updated"
+    # and firing again lifts the flag
+    load(store, feed([{"order_id": "B", "updated_at": "2026-11-27T11:30:00Z", "items_available": "0"}], "4.csv"))
+    [again] = case_rows(store, "B")
+    assert not again["condition_cleared"] and again["version"] == before["version"] + 3
+    assert events(store, "B")[-1][0] == "rerouted"
+
+
+@pytest.mark.parametrize("older", [T1, "2026-11-27T09:59:59Z", T2])   # older, and the same time
+def test_an_older_snapshot_is_ignored(store, feed, older):
+    load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0"}], "new.csv"))
+    before = snapshot(store)
+    result = load(store, feed([{"order_id": "B", "updated_at": older, "items_available": "9",
+                                "risk_level": "high"}], "old.csv"))
+    assert (result.orders_new, result.orders_updated, result.orders_stale) == (0, 0, 1)
+    assert result.cases_new == 0 and result.cases_updated == 0
+    after = snapshot(store)
+    for table in ("orders", "cases", "events", "decisions"):
+        assert after[table] == before[table], table
+    assert after["imports"][0] == before["imports"][0] + 1    # only the import itself is recorded
+
+
+def test_a_newer_snapshot_reroutes(store, feed):
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0", "order_total": "10",
+                       "amount_paid": "10"}], "1.csv"))
+    [before] = case_rows(store, "B")
+    load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0", "risk_score": "0.8",
+                       "order_total": "20", "amount_paid": "20"}], "2.csv"))
+    [after] = case_rows(store, "B")
+    assert (after["bucket"], list(after["flags"])) == ("fraud_risk", ["inventory_conflict"])
+    assert list(after["rules_fired"]) == ["fraud", "inventory"]
+    assert after["opened_at"] == before["opened_at"]                    # the SLA clock does not restart
+    assert after["sla_due_at"] == before["opened_at"] + timedelta(hours=2)
+    assert float(after["order_total"]) == 20
+    assert after["version"] == before["version"] + 1
+    assert events(store, "B")[-1] == ("rerouted", "new", "new", "rules: fraud, inventory", "system")
+
+
+def test_a_snapshot_changing_nothing_that_matters_still_bumps_the_version(store, feed):
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0"}], "1.csv"))
+    load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0", "ship_city": "Dallas"}], "2.csv"))
+    [after] = case_rows(store, "B")
+    assert after["version"] == 2 and events(store, "B")[-1][0] == "snapshot_updated"
+
+
+def test_a_reviewer_deciding_on_facts_that_changed_is_refused(store, feed, reviewer):
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0"}], "1.csv"))
+    [case] = case_rows(store, "B")
+    claimed = services.claim(store, case["case_id"], reviewer, NOW)
+    load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "1"}], "2.csv"))
+    request = DecisionRequest(case_id=claimed.case_id, case_version=claimed.version, to_state=State.ESCALATED,
+                              action="escalate_to_manager")
+    with pytest.raises(StaleCase):
+        services.decide(store, request, reviewer, NOW)
+    [after] = case_rows(store, "B")
+    assert after["state"] == "in_review" and after["assignee"] == "sam"     # the claim survives the update
+
+
+def _resolve(store, order_id, actor):
+    [case] = [c for c in case_rows(store, order_id) if c["state"] != "resolved"]
+    claimed = services.claim(store, case["case_id"], actor, NOW)
+    services.decide(store, DecisionRequest(case_id=claimed.case_id, case_version=claimed.version,
+                                           to_state=State.RESOLVED, resolution_reason="stock_reallocated",
+                                           evidence="WMS transfer TR-00001234"), actor, NOW)
+
+
+def test_resolved_case_same_rule_again_opens_nothing(store, feed, manager):
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0"}], "1.csv"))
+    _resolve(store, "B", manager)
+    before = snapshot(store)
+    result = load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "1"}], "2.csv"))
+    assert result.cases_new == 0 and result.cases_updated == 0
+    assert snapshot(store)["cases"] == before["cases"]                   # a resolved case is never touched
+
+
+def test_resolved_case_new_rule_opens_a_new_case(store, feed, manager):
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0"}], "1.csv"))
+    _resolve(store, "B", manager)
+    result = load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0",
+                                "return_requested": "true"}], "2.csv"))
+    assert result.cases_new_by_bucket == {"inventory_conflict": 1}
+    old, new = case_rows(store, "B")
+    assert old["state"] == "resolved" and new["state"] == "new" and new["case_id"] > old["case_id"]
+    assert list(new["rules_fired"]) == ["inventory", "returns"]
+
+
+def test_routing_is_set_based_for_many_orders(store, feed):
+    rows = [{"order_id": f"O{i}", "updated_at": T1, "items_available": "0" if i % 3 == 0 else "5"}
+            for i in range(300)]
+    result = load(store, feed(rows))
+    assert result.cases_new == 100 and result.routine == 200
+    assert counts(store)["events"] == 100

@@ -78,7 +78,7 @@ def flow_chart(per_day: list[dict]) -> alt.Chart:
         x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)),
         y=alt.Y("cases:Q", title="cases per day"),
         color=alt.Color("series:N", scale=alt.Scale(domain=["Opened", "Resolved"], range=["#555555", "#17becf"]),
-                        legend=alt.Legend(title=None, orient="top")),
+                        legend=alt.Legend(title=None, orient="top", symbolType="stroke", symbolStrokeWidth=3)),
         strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=["Opened", "Resolved"],
                                                               range=[[4, 3], [1, 0]]), legend=None),
         tooltip=[alt.Tooltip("day:T", title="Day", format="%Y-%m-%d"), alt.Tooltip("series:N", title=""),
@@ -91,9 +91,8 @@ def bucket_state_table(by_bucket: Mapping[str, Mapping[str, int]]) -> pd.DataFra
     rows = []
     for b in BUCKETS:
         counts = by_bucket.get(b.value, {})
-        row = {"Bucket": BUCKET_LABELS[b]}
-        row |= {STATE_LABELS[s.value]: int(counts.get(s.value, 0)) for s in STATES}
-        row["Open"] = sum(row[STATE_LABELS[s.value]] for s in STATES if s.value != "resolved")
+        by_state = {STATE_LABELS[s.value]: int(counts.get(s.value, 0)) for s in STATES}
+        row = {"Bucket": BUCKET_LABELS[b], "Open": sum(n for s, n in counts.items() if s != "resolved")} | by_state
         rows.append(row)
     df = pd.DataFrame(rows)
     total = {"Bucket": "All buckets", **{c: int(df[c].sum()) for c in df.columns if c != "Bucket"}}

@@ -147,10 +147,16 @@ class Store:
         self.read_only = read_only
         self.con = connect(self.path, read_only=read_only)
         self._write_lock = threading.RLock()
-        if migrate and not read_only:
-            self.migrate()
-        else:
-            self._check_version()
+        try:
+            if migrate and not read_only:
+                self.migrate()
+            else:
+                self._check_version()
+        except BaseException:
+            # a file we refuse (too new) or fail to migrate must not stay open: the same process could
+            # not open it again with other settings, and no other process could open it at all
+            self.con.close()
+            raise
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

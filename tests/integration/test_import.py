@@ -1,0 +1,198 @@
+"""Importing feed files into a real database (SPEC §2): all-or-nothing, the error report, --skip-invalid,
+idempotent re-imports, bad input that writes nothing."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from exq_core.errors import FeedError, FeedInvalid, NotPermitted
+from exq_core.ingest import import_file
+from exq_core.rules import DEFAULT_RULES_PATH, load_rules
+
+from .conftest import counts, snapshot
+
+NOW = datetime(2026, 11, 27, 12, 0, 0)
+RULES = load_rules(DEFAULT_RULES_PATH)
+DATA = ("orders", "cases", "events", "decisions", "rejects")   # what an import writes besides its own record
+
+
+def load(store, path, **kw):
+    return import_file(store, path, rules=RULES, now=NOW, **kw)
+
+
+def data(store) -> dict:
+    snap = snapshot(store)
+    return {t: snap[t] for t in DATA}
+
+
+def test_a_good_file(store, feed):
+    path = feed([{"order_id": "A"}, {"order_id": "B", "items_available": "0"},
+                 {"order_id": "C", "placed_at": "2026-11-27T10:00:00+02:00", "updated_at": ""}])
+    result = load(store, path)
+    assert result.status == "imported" and result.report.ok
+    assert (result.rows, result.orders_new, result.routine, result.cases_new) == (3, 3, 2, 1)
+    with store.read() as cur:
+        c = cur.execute("SELECT source, placed_at, updated_at, import_id, imported_at FROM orders "
+                        "WHERE order_id = 'C'").fetchone()
+        imp = cur.execute("SELECT file_name, status, rows_read, orders_new, cases_new, rules_version "
+                          "FROM imports WHERE import_id = ?", [result.import_id]).fetchone()
+    assert c == ("feed", datetime(2026, 11, 27, 8, 0), NOW, result.import_id, NOW)   # UTC; blank updated_at = now
+    assert imp == ("feed.csv", "imported", 3, 3, 1, RULES.full_version)
+
+
+def test_one_invalid_row_and_nothing_is_written(store, feed):
+    load(store, feed([{"order_id": "OLD"}], "first.csv"))
+    before = data(store)
+    path = feed([{"order_id": "A"}, {"order_id": "B", "order_total": "12,50"}, {"order_id": "C"}], "orders.csv")
+    with pytest.raises(FeedInvalid) as info:
+        load(store, path)
+    report = info.value.report
+    assert report.error_count == 1 and report.rows == 3
+    [error] = report.errors
+    assert (error.line, error.column, error.value) == (3, "order_total", "12,50")
+    assert "not a decimal number" in error.reason
+    summary = str(info.value)
+    assert "orders.csv" in summary and "nothing was imported" in summary
+    assert "orders.csv:3" in summary and "order_total" in summary and "'12,50'" in summary
+    assert data(store) == before
+
+
+def test_the_report_lists_50_errors_then_a_count(store, feed):
+    rows = [{"order_id": f"O{i}", "risk_score": "2"} for i in range(57)] + \
+           [{"order_id": f"Q{i}", "placed_at": "soon"} for i in range(3)]
+    with pytest.raises(FeedInvalid) as info:
+        load(store, feed(rows))
+    report = info.value.report
+    assert report.error_count == 60 and len(report.errors) == 50
+    assert [e.line for e in report.errors] == list(range(2, 52))
+    assert "… and 10 more." in str(info.value)
+    assert counts(store)["orders"] == 0
+
+
+def test_skip_invalid_imports_the_rest_and_keeps_the_rejects(store, feed):
+    path = feed([{"order_id": "A"}, {"order_id": "B", "order_total": "-1"},
+                 {"order_id": "C", "items_available": "0"}, {"order_id": "D", "placed_at": "", "currency": "dollars"}])
+    result = load(store, path, skip_invalid=True)
+    assert result.status == "partial" and result.rejected == 2
+    assert (result.orders_new, result.cases_new, result.routine) == (2, 1, 1)
+    with store.read() as cur:
+        orders = [r[0] for r in cur.execute("SELECT order_id FROM orders ORDER BY 1").fetchall()]
+        rejects = cur.execute("SELECT import_id, file_name, line, column_name, value, reason FROM rejects "
+                              "ORDER BY line, column_name").fetchall()
+    assert orders == ["A", "C"]
+    assert [(r[2], r[3], r[4]) for r in rejects] == [(3, "order_total", "-1"), (5, "currency", "dollars"),
+                                                     (5, "placed_at", None)]
+    assert all(r[0] == result.import_id and r[1] == "feed.csv" for r in rejects)
+
+
+def test_reimporting_the_same_file_changes_nothing(store, feed):
+    path = feed([{"order_id": "A"}, {"order_id": "B", "items_available": "0"}])
+    first = load(store, path)
+    before = snapshot(store)
+    again = load(store, path)
+    assert again.status == "duplicate" and again.import_id == first.import_id
+    assert "already imported" in again.message
+    assert snapshot(store) == before
+
+
+def test_the_same_snapshots_in_another_file_change_no_order_or_case(store, feed, tmp_path):
+    rows = [{"order_id": "A"}, {"order_id": "B", "items_available": "0"}, {"order_id": "C"}]
+    load(store, feed(rows, "monday.csv"))
+    before = data(store)
+    result = load(store, feed(list(reversed(rows)), "monday-again.csv"))   # other bytes, same snapshots
+    assert (result.orders_new, result.orders_updated, result.cases_new, result.cases_updated) == (0, 0, 0, 0)
+    assert data(store) == before
+
+
+def test_a_copy_of_an_imported_file_is_a_duplicate(store, feed, tmp_path):
+    path = feed([{"order_id": "A"}])
+    load(store, path)
+    copy = tmp_path / "renamed.csv"
+    shutil.copy(path, copy)
+    before = snapshot(store)
+    assert load(store, copy).status == "duplicate"
+    assert snapshot(store) == before
+
+
+def test_the_same_order_ids_from_another_source_are_other_orders(store, feed):
+    path = feed([{"order_id": "A", "items_available": "0"}])
+    load(store, path, source="shop-eu")
+    result = load(store, path, source="shop-us")
+    assert result.status == "imported" and result.cases_new == 1
+    with store.read() as cur:
+        assert cur.execute("SELECT source FROM cases ORDER BY 1").fetchall() == [("shop-eu",), ("shop-us",)]
+
+
+def test_money_is_exact_end_to_end(store, feed):
+    result = load(store, feed([{"order_id": "A", "order_total": "483.13", "amount_paid": "483.12"},
+                               {"order_id": "B", "order_total": "483.13", "amount_paid": "483.119"}]))
+    assert result.cases_new_by_bucket == {"payment_mismatch": 1}
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, amount_paid - order_total FROM orders ORDER BY 1").fetchall() == \
+            [("A", Decimal("-0.010")), ("B", Decimal("-0.011"))]
+        assert cur.execute("SELECT order_id FROM cases").fetchall() == [("B",)]
+
+
+def test_hostile_text_is_stored_as_data(store, feed):
+    evil = "<script>alert('x')</script>\"; DROP TABLE orders; -- ' OR 1=1 {{7*7}} \u202e"
+    load(store, feed([{"order_id": "A'; DROP TABLE cases; --", "customer_message": evil, "ship_name": evil,
+                       "customer_tier": "vip"}]))
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, customer_message, ship_name FROM orders").fetchall() == \
+            [("A'; DROP TABLE cases; --", evil, evil)]
+        assert cur.execute("SELECT bucket FROM cases").fetchall() == [("vip_revenue",)]
+
+
+def test_a_huge_field_is_rejected_and_nothing_written(store, feed):
+    with pytest.raises(FeedInvalid) as info:
+        load(store, feed([{"order_id": "A"}, {"order_id": "B", "customer_message": "x" * 10_001}]))
+    [error] = info.value.report.errors
+    assert (error.line, error.column, error.reason) == (3, "customer_message", "text longer than 10,000 characters")
+    assert len(error.value) <= 120                                 # the report does not echo the whole field
+    assert counts(store)["orders"] == 0
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"order_id,placed_at,order_total\n", "no rows"),
+    (b"order_id,order_total\nA,1\n", "missing required column(s): placed_at"),
+    ("order_id,placed_at,order_total,ship_name\nA,2026-11-27T08:00:00Z,1,M\xfcller\n".encode("latin-1"), "UTF-8"),
+])
+def test_unreadable_files_write_nothing(store, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    before = data(store)
+    with pytest.raises(FeedError) as info:
+        load(store, path, fmt="csv")
+    assert message in str(info.value)
+    assert data(store) == before
+
+
+def test_latin1_with_the_right_encoding(store, tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("order_id,placed_at,order_total,ship_name\nA,2026-11-27T08:00:00Z,1,M\xfcller\n"
+                     .encode("latin-1"))
+    load(store, path, options={"encoding": "latin-1"})
+    with store.read() as cur:
+        assert cur.execute("SELECT ship_name FROM orders").fetchone() == ("Müller",)
+
+
+def test_missing_file(store, tmp_path):
+    with pytest.raises(FeedError, match="no such file"):
+        load(store, tmp_path / "nope.csv")
+
+
+def test_unknown_columns_are_ignored_with_a_warning(store, feed):
+    from exq_core.models import FEED_COLUMNS
+    path = feed([{"order_id": "A", "colour": "red"}], columns=FEED_COLUMNS + ("colour",))
+    result = load(store, path)
+    assert result.status == "imported" and any("colour" in w for w in result.report.warnings)
+
+
+def test_only_managers_import(store, feed, reviewer):
+    with pytest.raises(NotPermitted):
+        import_file(store, feed([{"order_id": "A"}]), actor=reviewer, rules=RULES, now=NOW)
+    assert counts(store)["orders"] == 0

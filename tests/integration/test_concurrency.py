@@ -1,0 +1,187 @@
+"""Twenty threads claiming and deciding at once on one Store, as Streamlit sessions share one connection
+(SPEC §9): nothing is lost and no transition is won twice."""
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+
+from exq_core import queries, services
+from exq_core.errors import CaseClaimed, StaleCase, TransitionNotAllowed
+from exq_core.ingest import import_file
+from exq_core.models import Actor, DecisionRequest, Role, State
+from exq_core.rules import DEFAULT_RULES_PATH, load_rules
+
+NOW = datetime(2026, 11, 27, 12, 0, 0)
+RULES = load_rules(DEFAULT_RULES_PATH)
+THREADS = 20
+
+
+@pytest.fixture
+def case_ids(store, feed):
+    import_file(store, feed([{"order_id": f"P{i}", "payment_status": "failed"} for i in range(4)]),
+                rules=RULES, now=NOW)
+    with store.read() as cur:
+        return [r[0] for r in cur.execute("SELECT case_id FROM cases ORDER BY case_id").fetchall()]
+
+
+def table_count(store, table: str) -> int:
+    with store.read() as cur:
+        return cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def run_threads(target, n=THREADS):
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def wrap(i):
+        barrier.wait()
+        try:
+            results[i] = ("ok", target(i))
+        except Exception as err:   # noqa: BLE001 - every outcome is recorded and judged below
+            results[i] = ("error", err)
+
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_twenty_claims_on_one_case_have_one_winner(store, case_ids):
+    case_id = case_ids[0]
+    events = table_count(store, "events")
+    actors = [Actor(username=f"r{i}", role=Role.REVIEWER) for i in range(THREADS)]
+    results = run_threads(lambda i: services.claim(store, case_id, actors[i], NOW))
+    wins = [r for kind, r in results if kind == "ok"]
+    losses = [r for kind, r in results if kind == "error"]
+    assert len(wins) == 1 and len(losses) == THREADS - 1
+    assert all(isinstance(e, CaseClaimed) for e in losses), {type(e) for e in losses}
+    winner = wins[0].assignee
+    assert all(e.holder == winner for e in losses)
+    stored = services.get_case(store, case_id)
+    assert (stored.state, stored.assignee, stored.version) == (State.IN_REVIEW, winner, 2)
+    assert table_count(store, "events") == events + 1
+
+
+def test_twenty_decisions_on_one_version_have_one_winner(store, case_ids, reviewer):
+    case = services.claim(store, case_ids[0], reviewer, NOW)
+    events, decisions = table_count(store, "events"), table_count(store, "decisions")
+    targets = [State.ESCALATED, State.WAITING, State.RESOLVED, State.ESCALATED]
+
+    def decide(i):
+        to_state = targets[i % len(targets)]
+        extra = {"resolution_reason": "payment_captured", "evidence": f"PSP txn pi_{i:08d}"} \
+            if to_state is State.RESOLVED else {"follow_up_at": NOW + timedelta(days=1)} \
+            if to_state is State.WAITING else {}
+        request = DecisionRequest(case_id=case.case_id, case_version=case.version, to_state=to_state,
+                                  note=f"thread {i}", **extra)
+        return services.decide(store, request, reviewer, NOW)
+
+    results = run_threads(decide)
+    wins = [r for kind, r in results if kind == "ok"]
+    losses = [r for kind, r in results if kind == "error"]
+    assert len(wins) == 1
+    assert all(isinstance(e, StaleCase) for e in losses), {type(e) for e in losses}
+    stored = services.get_case(store, case.case_id)
+    assert stored.version == case.version + 1 and stored.state == wins[0].case.state
+    assert table_count(store, "events") == events + 1
+    assert table_count(store, "decisions") == decisions + 1
+    with store.read() as cur:
+        assert cur.execute("SELECT note FROM decisions WHERE case_id = ?", [case.case_id]).fetchall() == \
+            [(f"thread {results.index(('ok', wins[0]))}",)]
+
+
+def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
+    """Each of 20 managers works the same 4 cases for a while, every request made on the version it read.
+    Every success bumps its case's version by exactly one and appends exactly one event; no two successes
+    were made on the same (case, version)."""
+    events_before = table_count(store, "events")
+    decisions_before = table_count(store, "decisions")
+    actors = [Actor(username=f"m{i}", role=Role.MANAGER) for i in range(THREADS)]
+    stop = threading.Event()
+    read_errors: list = []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                with store.read() as cur:
+                    queries.queue_page(cur, RULES, NOW)
+                    queries.stats(cur, NOW)
+            except Exception as err:   # noqa: BLE001
+                read_errors.append(err)
+
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    for t in readers:
+        t.start()
+
+    def work(i):
+        rnd = random.Random(i)
+        actor = actors[i]
+        done, refused = [], Counter()
+        for step in range(25):
+            case = services.get_case(store, rnd.choice(case_ids))
+            try:
+                if case.state in (State.NEW, State.WAITING) or \
+                        (case.state is State.ESCALATED and rnd.random() < 0.3):
+                    after = services.claim(store, case.case_id, actor, NOW)
+                    done.append(("claim", case.case_id, after.version - 1))
+                    continue
+                if case.state is State.IN_REVIEW:
+                    to_state = rnd.choice([State.ESCALATED, State.WAITING, State.RESOLVED])
+                elif case.state is State.ESCALATED:
+                    to_state = rnd.choice([State.IN_REVIEW, State.RESOLVED])
+                else:
+                    to_state = State.IN_REVIEW
+                extra = {}
+                if to_state is State.RESOLVED:
+                    extra = {"resolution_reason": "reconciled_with_psp", "evidence": f"PSP txn {i:04d}-{step:04d}"}
+                elif to_state is State.WAITING:
+                    extra = {"follow_up_at": NOW + timedelta(hours=1)}
+                elif case.state is State.RESOLVED:
+                    extra = {"note": "reopened in the stress test"}
+                request = DecisionRequest(case_id=case.case_id, case_version=case.version, to_state=to_state,
+                                          **extra)
+                out = services.decide(store, request, actor, NOW)
+                done.append(("decide", case.case_id, case.version))
+                assert out.case.version == case.version + 1
+            except (StaleCase, CaseClaimed, TransitionNotAllowed) as err:
+                refused[type(err).__name__] += 1
+        return done, refused
+
+    try:
+        results = run_threads(work)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    errors = [r for kind, r in results if kind == "error"]
+    assert errors == [], errors                     # only guardrail refusals, never a database error
+    assert read_errors == []
+    done = [d for kind, (ds, _) in results for d in ds]
+    refused = sum((r for _, (_, r) in results), Counter())
+    assert len(done) > 20 and sum(refused.values()) > 0    # the race really happened, both ways
+
+    # no transition was won twice
+    on_version = Counter((case_id, version) for _, case_id, version in done)
+    assert max(on_version.values()) == 1
+    # every success is one version step and one event; every decide is one decision
+    for case_id in case_ids:
+        wins = sum(1 for _, c, _ in done if c == case_id)
+        assert services.get_case(store, case_id).version == 1 + wins
+    assert table_count(store, "events") == events_before + len(done)
+    assert table_count(store, "decisions") == decisions_before + sum(1 for k, _, _ in done if k == "decide")
+    # and the event log replays to each case's current state
+    with store.read() as cur:
+        for case_id in case_ids:
+            trail = cur.execute("SELECT from_state, to_state FROM events WHERE case_id = ? ORDER BY event_id",
+                                [case_id]).fetchall()
+            for (_, prev_to), (nxt_from, _) in zip(trail, trail[1:]):
+                assert prev_to == nxt_from
+            assert trail[-1][1] == services.get_case(store, case_id).state.value
+

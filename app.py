@@ -5,8 +5,10 @@ from exq_core.models import Role
 from ui.common import db_path, get_store
 from ui.sign_in import account_sidebar, gate, sign_in_form
 from ui.dashboard import last_import_caption
+from ui.inbox import get_inbox_watcher
 
 st.set_page_config(page_title="exq — exception queue", page_icon="🧭", layout="wide")
+get_inbox_watcher()  # files dropped into data/inbox/ are imported by this process (SPEC §9)
 
 # Who is signed in (st.session_state["actor"]), re-checked against the database on every rerun.
 actor = gate()

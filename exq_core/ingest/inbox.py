@@ -33,8 +33,10 @@ SETTLE_SECONDS = 2.0
 
 def inbox_dir(db_path: str | os.PathLike) -> Path:
     """The inbox of a database: $EXQ_INBOX, else `inbox/` next to the database file (data/inbox/)."""
-    env = os.environ.get("EXQ_INBOX")
-    return Path(env) if env else Path(db_path).resolve().parent / "inbox"
+    env = os.environ.get("EXQ_INBOX", "")
+    if env and env.lower() not in ("off", "0", "false", "no"):
+        return Path(env)
+    return Path(db_path).resolve().parent / "inbox"
 
 
 @dataclass

@@ -183,25 +183,29 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = None) -> str:
+def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = None,
+             limit: int | None = None) -> str:
     """Their file into temp table `loaded`, by its kind; returns the kind (parquet, jsonl, csv)."""
     kind = readers.detect_format(path)
     if kind == "parquet":
-        readers.load_parquet(cur, path)
+        readers.load_parquet(cur, path, limit)
     elif kind == "jsonl":
-        readers.load_jsonl(cur, path)
+        readers.load_jsonl(cur, path, limit)
     else:
         kind = "csv"
-        readers.load_csv(cur, path, encoding, delimiter)
+        readers.load_csv(cur, path, encoding, delimiter, limit)
     return kind
 
 
 def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimiter: str | None = None,
                  sample: int = 200) -> tuple[list[str], dict[str, list[str]]]:
-    """The file's column names and up to `sample` distinct non-blank values of each (for suggestions)."""
+    """The file's column names and up to `sample` distinct non-blank values of each among its first
+    5,000 rows (for suggestions)."""
     path = Path(path)
+    if not path.is_file():
+        raise FeedError(f"no such file: {path}")
     with store.read() as cur:
-        load_any(cur, path, encoding, delimiter)
+        load_any(cur, path, encoding, delimiter, limit=5000)
         names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
         samples: dict[str, list[str]] = {}
         for name in names:

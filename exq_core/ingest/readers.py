@@ -141,7 +141,7 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line")
     return RawFeed("raw", rows, warnings, line_label)
 
 
-def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None) -> str:
+def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None, limit: int | None = None) -> str:
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
     enc = check_text_file(path, normalise_encoding(encoding))
     options = {"header": True, "all_varchar": True, "encoding": enc, "strict_mode": True,
@@ -150,8 +150,8 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None)
         options["delim"] = delim
     opts = ", ".join(f"{k} = ${k}" for k in options)
     try:
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})",
-                    {"path": str(path), **options})
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
+                    + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path), **options})
     except duckdb.Error as err:
         raise FeedError(explain_csv_error(err, enc)) from None
     return "loaded"
@@ -190,12 +190,12 @@ def read_parquet(cur, path: Path, options: dict) -> RawFeed:
     return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row")
 
 
-def load_parquet(cur, path: Path) -> str:
+def load_parquet(cur, path: Path, limit: int | None = None) -> str:
     if path.stat().st_size == 0:
         raise FeedError("the file is empty")
     try:
-        cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_parquet($path)",
-                    {"path": str(path)})
+        cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_parquet($path)"
+                    + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as Parquet: {str(err).splitlines()[0][:300]}") from None
     return "loaded"
@@ -206,7 +206,7 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
     return _finish(cur, load_jsonl(cur, path), line_offset=1)
 
 
-def load_jsonl(cur, path: Path) -> str:
+def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
     """Load JSON lines (or a JSON array of objects) into temp table `loaded`."""
     check_text_file(path)
     with open(path, "rb") as fh:
@@ -215,7 +215,7 @@ def load_jsonl(cur, path: Path) -> str:
     try:
         cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_json($path, "
                     f"format = '{layout}', records = true, union_by_name = true, "
-                    "maximum_object_size = 16777216, sample_size = -1)",
+                    "maximum_object_size = 16777216, sample_size = -1)" + (f" LIMIT {int(limit)}" if limit else ""),
                     {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as JSON lines (one object per line): "

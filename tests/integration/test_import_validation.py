@@ -1,0 +1,226 @@
+"""Every kind of bad input is a clear error naming file, line, column, value and reason, and writes nothing
+but the record of the refused import."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from exq_core.cli import main
+from exq_core.errors import FeedError, FeedInvalid
+from exq_core.ingest import import_file
+from exq_core.ingest.records import list_imports
+from tests.integration.conftest import ROUTINE, snapshot, write_feed
+
+DATA_TABLES = ("orders", "cases", "events", "decisions", "rejects")
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+       b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def assert_nothing_written(store, before, status=None):
+    after = snapshot(store)
+    for table in DATA_TABLES:
+        assert after[table] == before[table], f"{table} changed"
+    if status:
+        last = list_imports(store, limit=1)[0]
+        assert last["status"] == status and last["orders_new"] == 0
+
+
+def refused(store, path, **kw):
+    before = snapshot(store)
+    with pytest.raises(FeedInvalid) as info:
+        import_file(store, path, **kw)
+    assert_nothing_written(store, before, "refused")
+    return info.value.report
+
+
+def failed(store, path, match, **kw):
+    before = snapshot(store)
+    with pytest.raises(FeedError, match=match) as info:
+        import_file(store, path, **kw)
+    assert_nothing_written(store, before, "failed")
+    assert getattr(info.value, "import_id", None), "a failed import is recorded"
+    return info.value
+
+
+# -- row errors: line, column, value, reason -----------------------------------------------------------
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("placed_at", "27/11/2026", "not an ISO 8601 date-time"),
+    ("placed_at", "yesterday", "not an ISO 8601 date-time"),
+    ("updated_at", "2026-13-45T10:00:00Z", "not an ISO 8601 date-time"),
+    ("order_total", "12,50", "not a decimal number"),
+    ("order_total", "abc", "not a decimal number"),
+    ("order_total", "-5", "must not be negative"),
+    ("amount_paid", "1e5", "not a decimal number"),
+    ("items_ordered", "2.5", "not a whole number"),
+    ("risk_score", "1.5", "from 0 to 1"),
+    ("payment_status", "maybe", "must be one of"),
+    ("address_verified", "perhaps", "not true/false"),
+    ("currency", "US Dollar", "ISO 4217"),
+    ("ship_country", "USA", "ISO 3166"),
+    ("customer_message", "x" * 10_001, "longer than 10,000"),
+    ("order_id", "", "required value is blank"),
+])
+def test_a_bad_value_is_refused_with_line_column_value_and_reason(store, feed, field, value, reason):
+    path = feed([{"order_id": "A1"}, {"order_id": "A2", field: value}, {"order_id": "A3"}])
+    report = refused(store, path)
+    assert report.error_count == 1 and report.invalid_rows == 1 and report.rows == 3
+    error = report.errors[0]
+    assert error.line == 3 and error.column == field and reason in error.reason
+    assert error.value is None or value.startswith(error.value)
+    summary = report.summary()
+    assert f"{path.name}:3" in summary and field in summary and reason in summary and "nothing was imported" in summary
+
+
+def test_text_of_exactly_10000_characters_is_fine(store, feed):
+    result = import_file(store, feed([{"order_id": "A1", "customer_message": "y" * 10_000}]))
+    assert result.orders_new == 1
+
+
+def test_duplicate_order_ids_in_one_file(store, feed):
+    report = refused(store, feed([{"order_id": "D1"}, {"order_id": "D2"}, {"order_id": "D1"}]))
+    assert [(e.line, e.column, e.value) for e in report.errors] == [(4, "order_id", "D1")]
+    assert "duplicate order_id in this file (first at line 2)" in report.errors[0].reason
+
+
+def test_the_report_lists_the_first_50_errors_and_counts_the_rest(store, feed):
+    rows = [{"order_id": f"B{i}", "order_total": "-1"} for i in range(60)]
+    report = refused(store, feed(rows))
+    assert report.error_count == 60 and len(report.errors) == 50
+    assert report.errors[0].line == 2 and report.errors[-1].line == 51
+    assert "… and 10 more." in report.summary()
+
+
+def test_the_refused_import_is_recorded_with_its_report(store, feed):
+    path = feed([{"order_id": "R1", "placed_at": "soon"}], "refused.csv")
+    refused(store, path)
+    record = list_imports(store, limit=1)[0]
+    assert record["file_name"] == "refused.csv" and record["status"] == "refused"
+    assert record["rows_read"] == 1 and record["rejected"] == 1
+    assert "refused.csv:2" in record["message"] and "placed_at" in record["message"]
+    # a refused file may be fixed and imported again: the refusal does not count as "already imported"
+    write_feed(path, [{"order_id": "R1"}])
+    assert import_file(store, path).status == "imported"
+
+
+# -- files that cannot be read at all ---------------------------------------------------------------
+
+def test_missing_required_columns(store, tmp_path):
+    path = write_feed(tmp_path / "cols.csv", [{"order_id": "A"}], columns=["order_id", "placed_at", "currency"])
+    err = failed(store, path, "missing required column.*order_total")
+    assert "the file has: order_id, placed_at, currency" in str(err)
+
+
+def test_a_latin1_file_is_a_clear_encoding_error_and_imports_with_the_right_encoding(store, tmp_path):
+    path = tmp_path / "latin1.csv"
+    text = "order_id,placed_at,order_total,ship_name\nL1,2026-11-20T10:00:00Z,10.00,Jürgen Müller\n"
+    path.write_bytes(text.encode("latin-1"))
+    failed(store, path, "not valid UTF-8.*--encoding latin-1")
+    result = import_file(store, path, options={"encoding": "latin-1"})
+    assert result.orders_new == 1
+    with store.read() as cur:
+        assert cur.execute("SELECT ship_name FROM orders").fetchone()[0] == "Jürgen Müller"
+
+
+def test_an_empty_file(store, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    failed(store, path, "the file is empty")
+
+
+def test_a_header_only_file(store, tmp_path):
+    path = write_feed(tmp_path / "header.csv", [])
+    failed(store, path, "header but no rows")
+
+
+@pytest.mark.parametrize("name, payload, what", [
+    ("orders.csv", PNG, "PNG image"),
+    ("orders.png", PNG, "PNG image"),
+    ("orders.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF document"),
+    ("orders.xlsx", None, "ZIP archive"),
+    ("orders.csv", bytes(range(256)) * 40, "binary data"),
+])
+def test_a_file_that_is_not_csv_at_all(store, tmp_path, name, payload, what):
+    path = tmp_path / name
+    if payload is None:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("xl/workbook.xml", "<workbook/>")
+        payload = buf.getvalue()
+    path.write_bytes(payload)
+    failed(store, path, f"not a CSV file.*{what}")
+
+
+def test_a_json_lines_file_that_is_not_json(store, tmp_path):
+    path = tmp_path / "orders.jsonl"
+    path.write_text('{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5}\n{not json\n')
+    failed(store, path, "JSON")
+
+
+def test_a_parquet_file_that_is_not_parquet(store, tmp_path):
+    path = tmp_path / "orders.parquet"
+    path.write_text("order_id,placed_at\n")
+    failed(store, path, "Parquet")
+
+
+def test_no_such_file(store, tmp_path):
+    with pytest.raises(FeedError, match="no such file"):
+        import_file(store, tmp_path / "missing.csv")
+
+
+def test_a_viewer_may_not_import(store, feed, viewer):
+    from exq_core.errors import NotPermitted
+    before = snapshot(store)
+    with pytest.raises(NotPermitted):
+        import_file(store, feed([{"order_id": "A"}]), actor=viewer)
+    assert snapshot(store) == before
+
+
+# -- generic formats are hardened, not only CSV ---------------------------------------------------------
+
+def test_parquet_and_json_lines_are_validated_the_same_way(store, tmp_path):
+    import duckdb
+    rows = [{**ROUTINE, "order_id": "P1"}, {**ROUTINE, "order_id": "P2", "order_total": "-3"}]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES " + ", ".join(
+        "(" + ", ".join(f"'{r[c]}'" for c in ("order_id", "placed_at", "order_total")) + ")" for r in rows)
+        + ") v(order_id, placed_at, order_total)")
+    con.execute(f"COPY t TO '{tmp_path / 'o.parquet'}' (FORMAT parquet)")
+    con.execute(f"COPY t TO '{tmp_path / 'o.jsonl'}' (FORMAT json)")
+    for name, line_label in (("o.parquet", "row"), ("o.jsonl", "line")):
+        report = refused(store, tmp_path / name)
+        assert report.line_label == line_label
+        assert [(e.line, e.column) for e in report.errors] == [(2, "order_total")]
+
+
+def test_a_json_array_is_read_too(store, tmp_path):
+    path = tmp_path / "orders.json"
+    path.write_text('[{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5},\n'
+                    ' {"order_id": "J2", "placed_at": "2026-11-20T11:00:00Z", "order_total": 6.5}]')
+    assert import_file(store, path).orders_new == 2
+
+
+# -- the command line gives the same report ------------------------------------------------------------
+
+def test_cli_prints_the_report_and_writes_nothing(store, feed, capsys):
+    path = feed([{"order_id": "C1"}, {"order_id": "C2", "order_total": "-5"},
+                 {"order_id": "C3", "placed_at": "yesterday"}], "bad.csv")
+    db = str(store.path)
+    store.close()
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv: 2 invalid value(s) in 2 of 3 rows; nothing was imported." in err
+    assert "bad.csv:3 (line 3) column order_total '-5': order_total must not be negative" in err
+    assert "bad.csv:4 (line 4) column placed_at 'yesterday': not an ISO 8601 date-time" in err
+    assert "--skip-invalid" in err and "recorded as import #1, refused" in err
+
+
+def test_cli_names_an_unreadable_file(store, tmp_path, capsys):
+    path = tmp_path / "photo.csv"
+    path.write_bytes(PNG)
+    db = str(store.path)
+    store.close()
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 1
+    assert "photo.csv" in capsys.readouterr().err

@@ -79,8 +79,12 @@ def apply(cases: list[dict]) -> None:
         ss.pop(evidence_key(cid), None)
     ss[RESULT] = {"operation": operation, "done": outcome.done, "refused": {**invalid, **outcome.refused},
                   "error": None}
+    refused = len(invalid) + len(outcome.refused)
     if outcome.done:
-        st.toast(f"{OPERATIONS[operation]}: {len(outcome.done)} case(s) done.", icon="✅")
+        st.toast(f"{OPERATIONS[operation]}: {len(outcome.done)} case(s) done"
+                 + (f", {refused} refused (see the bulk panel)." if refused else "."), icon="✅")
+    elif refused:
+        st.toast(f"{OPERATIONS[operation]}: all {refused} case(s) refused; nothing written.", icon="⛔")
 
 
 def show_result() -> None:

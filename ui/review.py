@@ -259,7 +259,8 @@ def suggestion_panel(detail: dict) -> assist.Suggestion | None:
     """Show the stored suggestion for the case version on screen; returns it (None if there is none)."""
     st.subheader("AI suggestion")
     try:
-        s = assist.suggestion_for(get_store(), get_rules(), detail["case_id"])
+        with st.spinner("Asking the assistant…"):
+            s = assist.suggestion_for(get_store(), get_rules(), detail["case_id"])
     except Exception as err:  # the assistant must never break the page
         st.warning(f"No suggestion available: {type(err).__name__}. Decide without one.")
         return None

@@ -388,9 +388,10 @@ def suggest_mapping(headers: list[str], samples: dict[str, list[str]] | None = N
             continue
         table = {}
         for raw in samples.get(header, [])[:50]:
-            v = raw.strip().lower().replace(" ", "_").replace("-", "_")
-            if v in allowed or (field in BOOL_COLUMNS and v in TRUE_WORDS + FALSE_WORDS):
+            as_is = raw.strip().lower()            # what validation accepts without a translation
+            if as_is in allowed or (field in BOOL_COLUMNS and as_is in TRUE_WORDS + FALSE_WORDS):
                 continue
+            v = as_is.replace(" ", "_").replace("-", "_")
             if field in BOOL_COLUMNS:
                 guess = "true" if v in ("ja", "oui", "si", "sí", "x", "✓", "checked", "on") else \
                         "false" if v in ("nein", "non", "off", "unchecked", "-") else None

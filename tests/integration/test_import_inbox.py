@@ -1,0 +1,168 @@
+"""The inbox: files dropped into data/inbox/ are imported by the process that owns the database."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from exq_core.cli import main
+from exq_core.ingest.inbox import InboxWatcher, inbox_dir, inbox_files, pending_files, process_inbox
+from exq_core.ingest.records import list_imports
+from tests.conftest import ROOT
+from tests.ingest_support import order, write_shopify
+from tests.integration.conftest import snapshot, write_feed
+
+
+@pytest.fixture
+def inbox(store):
+    folder = inbox_dir(store.path)
+    folder.mkdir()
+    return folder
+
+
+def age(path: Path, seconds: float = 60) -> Path:
+    """Pretend the file was written a while ago (the inbox leaves files still being written alone)."""
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+    return path
+
+
+def test_the_inbox_is_next_to_the_database(tmp_path, monkeypatch):
+    monkeypatch.delenv("EXQ_INBOX", raising=False)
+    assert inbox_dir(tmp_path / "data" / "exq.duckdb") == (tmp_path / "data" / "inbox").resolve()
+    monkeypatch.setenv("EXQ_INBOX", str(tmp_path / "drop"))
+    assert inbox_dir(tmp_path / "data" / "exq.duckdb") == tmp_path / "drop"
+
+
+def test_a_good_file_is_imported_and_moved_to_done(store, inbox):
+    path = age(write_feed(inbox / "orders.csv", [{"order_id": "A", "risk_level": "high"}, {"order_id": "B"}]))
+    results = process_inbox(store, inbox)
+    assert [(r.file_name, r.status) for r in results] == [("orders.csv", "imported")]
+    assert not path.exists() and (inbox / "done" / "orders.csv").exists()
+    record = list_imports(store, limit=1)[0]
+    assert (record["actor"], record["status"], record["orders_new"], record["cases_new"]) == ("inbox", "imported", 2, 1)
+    assert "new cases 1 (fraud_risk 1)" in results[0].message
+
+
+def test_a_shopify_export_is_detected_in_the_inbox(store, inbox):
+    age(write_shopify(inbox / "orders_export.csv", order("#1", 1, 2), order("#2", 1, risk="High")))
+    results = process_inbox(store, inbox)
+    assert results[0].status == "imported"
+    assert list_imports(store, limit=1)[0]["format"] == "shopify"
+
+
+def test_a_bad_file_is_refused_whole_and_moved_aside_with_its_report(store, inbox):
+    before = snapshot(store)
+    age(write_feed(inbox / "bad.csv", [{"order_id": "A"}, {"order_id": "B", "order_total": "-2"}]))
+    results = process_inbox(store, inbox)
+    assert results[0].status == "refused"
+    after = snapshot(store)
+    assert after["orders"] == before["orders"] and after["cases"] == before["cases"]   # all-or-nothing
+    failed = inbox / "failed" / "bad.csv"
+    report = (inbox / "failed" / "bad.csv.report.txt").read_text()
+    assert failed.exists() and not (inbox / "bad.csv").exists()
+    assert "bad.csv was refused" in report and "bad.csv:3 (line 3) column order_total '-2'" in report
+    assert list_imports(store, limit=1)[0]["status"] == "refused"
+
+
+def test_an_unreadable_file_is_moved_aside(store, inbox):
+    (inbox / "picture.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    age(inbox / "picture.csv")
+    results = process_inbox(store, inbox)
+    assert results[0].status == "failed"
+    assert "PNG image" in (inbox / "failed" / "picture.csv.report.txt").read_text()
+
+
+def test_the_same_file_again_changes_nothing_and_is_done(store, inbox):
+    age(write_feed(inbox / "orders.csv", [{"order_id": "A"}]))
+    process_inbox(store, inbox)
+    before = snapshot(store)
+    age(write_feed(inbox / "orders.csv", [{"order_id": "A"}]))     # the same export, dropped again
+    results = process_inbox(store, inbox)
+    assert results[0].status == "duplicate" and snapshot(store) == before
+    done = sorted(p.name for p in (inbox / "done").iterdir())
+    assert len(done) == 2 and done[1] == "orders.csv" and done[0].endswith("-orders.csv")   # nothing overwritten
+
+
+def test_files_still_being_written_are_left_for_the_next_pass(store, inbox):
+    write_feed(inbox / "fresh.csv", [{"order_id": "A"}])                  # just now
+    age(write_feed(inbox / "upload.csv.part", [{"order_id": "B"}]))
+    age(write_feed(inbox / ".hidden.csv", [{"order_id": "C"}]))
+    assert pending_files(inbox) == []
+    assert process_inbox(store, inbox) == []
+    assert [p.name for p in pending_files(inbox, settle_seconds=0)] == ["fresh.csv"]
+    assert inbox_files(inbox)["waiting"][0]["file"] in ("fresh.csv", "upload.csv.part")
+
+
+def test_inbox_files_lists_done_and_failed_with_reports(store, inbox):
+    age(write_feed(inbox / "ok.csv", [{"order_id": "A"}]))
+    age(write_feed(inbox / "bad.csv", [{"order_id": "B", "placed_at": "later"}]))
+    process_inbox(store, inbox)
+    files = inbox_files(inbox)
+    assert [f["file"] for f in files["done"]] == ["ok.csv"]
+    assert [f["file"] for f in files["failed"]] == ["bad.csv"] and "placed_at" in files["failed"][0]["report"]
+
+
+def test_the_watcher_imports_within_its_interval(store, inbox):
+    watcher = InboxWatcher(store, inbox, interval=0.2).start()
+    try:
+        path = write_feed(inbox / "late.csv", [{"order_id": "W"}])
+        age(path)
+        deadline = time.time() + 20
+        while time.time() < deadline and not (inbox / "done" / "late.csv").exists():
+            time.sleep(0.1)
+        assert (inbox / "done" / "late.csv").exists()
+        assert watcher.running and watcher.last_results[0].status == "imported"
+    finally:
+        watcher.stop()
+    assert not watcher.running
+
+
+def test_the_watcher_survives_a_failing_pass(store, inbox):
+    calls = []
+
+    def broken_rules():
+        calls.append(1)
+        raise RuntimeError("rules file unreadable")
+
+    watcher = InboxWatcher(store, inbox, rules_getter=broken_rules, interval=0.05).start()
+    try:
+        age(write_feed(inbox / "x.csv", [{"order_id": "A"}]))
+        deadline = time.time() + 10
+        while time.time() < deadline and len(calls) < 3:
+            time.sleep(0.05)
+        assert len(calls) >= 3 and watcher.running and "rules file unreadable" in watcher.last_error
+    finally:
+        watcher.stop()
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from exq_core.store import Store
+    store = Store({db!r})
+    print("HOLDING", flush=True)
+    time.sleep(120)
+""")
+
+
+def test_cli_import_while_the_dashboard_holds_the_database_points_to_the_inbox(tmp_path, capsys, feed):
+    db = tmp_path / "data" / "exq.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT), db=str(db))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().startswith("HOLDING")
+        path = feed([{"order_id": "A"}])
+        assert main(["import", str(path), "--db", str(db), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert str(db) in err and f"process {holder.pid}" in err and "Traceback" not in err
+        inbox = (tmp_path / "data" / "inbox").resolve()
+        assert f"drop into {inbox}/ within a minute" in err and f"cp {path} {inbox}/" in err
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

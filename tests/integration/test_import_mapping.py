@@ -1,0 +1,177 @@
+"""Column mappings end to end: save by name, load, import with it — from Python and from the CLI."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from exq_core.cli import main
+from exq_core.errors import FeedError, FeedInvalid, NotPermitted
+from exq_core.ingest import import_file, preview_file
+from exq_core.ingest.mapping import (MappingSpec, delete_mapping, file_columns, list_mappings, load_mapping,
+                                     parse_spec, save_mapping, suggest_mapping)
+from tests.integration.conftest import snapshot
+
+NOW = datetime(2026, 11, 27, 12, 0)
+
+ERP = ("Order No;Order Date;Grand Total;Zahlstatus;Rücksendung;E-Mail;Land;Notiz;Farbe\n"
+       "A-1;20/11/2026 10:00;1.234,50;Bezahlt;Nein;a@example.de;DE;;blau\n"
+       "A-2;21/11/2026 11:30;99,90;Offen;Nein;b@example.de;DE;Bitte schnell;rot\n"
+       "A-3;22/11/2026 08:15;45,00;Bezahlt;Ja;c@example.de;AT;Kaputt angekommen;grün\n")
+
+SPEC = {
+    "name": "acme-erp", "date_format": "%d/%m/%Y %H:%M", "default_currency": "EUR", "decimal_comma": True,
+    "delimiter": ";",
+    "columns": {"Order No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total",
+                "Zahlstatus": "payment_status", "Rücksendung": "return_requested", "E-Mail": "customer_email",
+                "Land": "ship_country", "Notiz": "customer_message"},
+    "values": {"payment_status": {"Bezahlt": "paid", "Offen": "pending"},
+               "return_requested": {"Ja": "true", "Nein": "false"}},
+}
+
+
+@pytest.fixture
+def erp_file(tmp_path):
+    path = tmp_path / "erp-export.csv"
+    path.write_text(ERP, encoding="utf-8")
+    return path
+
+
+def orders(store) -> dict:
+    with store.read() as cur:
+        cur.execute("SELECT * FROM orders ORDER BY order_id")
+        names = [d[0] for d in cur.description]
+        return {row[1]: dict(zip(names, row)) for row in cur.fetchall()}
+
+
+def test_save_load_and_import_with_a_saved_mapping(store, erp_file, manager):
+    save_mapping(store, parse_spec(SPEC), manager)
+    assert [m["name"] for m in list_mappings(store)] == ["acme-erp"]
+    assert list_mappings(store)[0]["updated_by"] == "maria"
+    spec = load_mapping(store, "acme-erp")
+    assert spec == parse_spec(SPEC)
+
+    result = import_file(store, erp_file, mapping="acme-erp", actor=manager, now=NOW)
+    assert result.status == "imported" and result.orders_new == 3 and result.report.format == "mapped"
+    assert any("Farbe" in w for w in result.report.warnings)            # unknown columns: a warning
+    o = orders(store)
+    assert o["A-1"]["source"] == "acme-erp"
+    assert o["A-1"]["placed_at"] == datetime(2026, 11, 20, 10, 0)
+    assert o["A-1"]["order_total"] == Decimal("1234.500") and o["A-1"]["currency"] == "EUR"
+    assert o["A-1"]["payment_status"] == "paid" and o["A-2"]["payment_status"] == "pending"
+    assert o["A-3"]["return_requested"] is True and o["A-1"]["return_requested"] is False
+    assert o["A-2"]["customer_message"] == "Bitte schnell" and o["A-3"]["ship_country"] == "AT"
+    with store.read() as cur:
+        assert cur.execute("SELECT mapping, format FROM imports").fetchone() == ("acme-erp", "mapped")
+        # no shipping address in this export: every open order is an address problem; A-3 is also a return
+        cases = {o: (b, f) for o, b, f in cur.execute("SELECT order_id, bucket, flags FROM cases").fetchall()}
+    assert cases["A-3"] == ("address_problem", ["return_damage"])
+
+
+def test_replacing_and_deleting_a_mapping(store, manager):
+    save_mapping(store, parse_spec(SPEC), manager)
+    save_mapping(store, parse_spec({**SPEC, "default_currency": "CHF"}), manager)
+    assert load_mapping(store, "acme-erp").default_currency == "CHF"
+    assert delete_mapping(store, "acme-erp", manager) and not list_mappings(store)
+    with pytest.raises(FeedError, match="no saved column mapping named 'acme-erp'"):
+        load_mapping(store, "acme-erp")
+
+
+def test_only_managers_save_mappings(store, reviewer):
+    with pytest.raises(NotPermitted):
+        save_mapping(store, parse_spec(SPEC), reviewer)
+    assert not list_mappings(store)
+
+
+def test_a_mapping_toml_file_works_without_saving(store, erp_file, tmp_path):
+    toml = tmp_path / "acme.toml"
+    toml.write_text(parse_spec(SPEC).to_toml())
+    result = import_file(store, erp_file, mapping=str(toml), now=NOW)
+    assert result.orders_new == 3 and not list_mappings(store)
+
+
+def test_a_date_that_does_not_match_the_format_is_reported(store, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(ERP.replace("21/11/2026 11:30", "2026-11-21"))
+    with pytest.raises(FeedInvalid) as info:
+        import_file(store, path, mapping=parse_spec(SPEC), now=NOW)
+    errors = info.value.report.errors
+    assert [(e.line, e.column, e.value) for e in errors] == [(3, "Order Date (placed_at)", "2026-11-21")]
+    assert "does not match the date format %d/%m/%Y %H:%M" in errors[0].reason
+    assert snapshot(store)["orders"][0] == 0
+
+
+def test_an_untranslated_value_is_reported_under_their_column(store, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(ERP.replace("Offen", "Storniert"))
+    with pytest.raises(FeedInvalid) as info:
+        import_file(store, path, mapping=parse_spec(SPEC), now=NOW)
+    e = info.value.report.errors[0]
+    assert (e.line, e.column, e.value) == (3, "Zahlstatus (payment_status)", "Storniert")
+    assert "must be one of" in e.reason
+
+
+def test_a_file_without_a_mapped_column(store, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("Order No;Datum;Grand Total\nA;20/11/2026 10:00;5\n")
+    with pytest.raises(FeedError, match="expects required column.*'Order Date'.*the file has: Order No, Datum"):
+        import_file(store, path, mapping=parse_spec(SPEC))
+
+
+def test_an_unknown_mapping_name(store, erp_file):
+    with pytest.raises(FeedError, match="no saved column mapping named 'nope'"):
+        import_file(store, erp_file, mapping="nope")
+
+
+def test_suggest_from_the_file_then_import(store, erp_file):
+    headers, samples = file_columns(store, erp_file)
+    assert headers[:3] == ["Order No", "Order Date", "Grand Total"]
+    suggestion = suggest_mapping(headers, samples)
+    assert suggestion.date_format == "%d/%m/%Y %H:%M" and suggestion.decimal_comma
+    spec = suggestion.spec("suggested", values={**suggestion.values, "payment_status": {"Bezahlt": "paid", "Offen": "pending"}},
+                           columns={**suggestion.columns, "Zahlstatus": "payment_status"})
+    report, rows = preview_file(store, erp_file, mapping=spec)
+    assert report.ok, report.summary()
+    assert list(rows["order_total"]) == [1234.5, 99.9, 45.0]
+
+
+def test_a_parquet_file_with_a_mapping(store, tmp_path):
+    import duckdb
+    path = tmp_path / "export.parquet"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT 'P' || i AS ref, '2026-11-2' || i || ' 10:00' AS created, 10.5 * i AS amount
+                    FROM range(1, 4) t(i)) TO '{path}' (FORMAT parquet)""")
+    spec = MappingSpec(name="pq", columns={"ref": "order_id", "created": "placed_at", "amount": "order_total"})
+    result = import_file(store, path, mapping=spec, now=NOW)
+    assert result.orders_new == 3 and result.report.line_label == "row"
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def test_cli_mapping_save_list_show_and_import(store, erp_file, tmp_path, capsys):
+    db = str(store.path)
+    store.close()
+    toml = tmp_path / "acme.toml"
+    toml.write_text(parse_spec(SPEC).to_toml())
+    assert main(["mapping", "save", str(toml), "--db", db]) == 0
+    assert main(["mapping", "list", "--db", db]) == 0
+    assert "acme-erp" in capsys.readouterr().out
+    assert main(["mapping", "show", "acme-erp", "--db", db]) == 0
+    assert '"Order No" = "order_id"' in capsys.readouterr().out
+    assert main(["import", str(erp_file), "--mapping", "acme-erp", "--db", db, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "erp-export.csv: import #1 imported: 3 rows" in out
+    assert main(["import", str(erp_file), "--mapping", "acme-erp", "--db", db, "--quiet"]) == 0
+    assert "already imported" in capsys.readouterr().out
+
+
+def test_cli_suggest_prints_a_mapping_file(store, erp_file, tmp_path, capsys):
+    db = str(store.path)
+    store.close()
+    assert main(["mapping", "suggest", str(erp_file), "--db", db, "--name", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert 'name = "acme"' in out and '"Order No" = "order_id"' in out and "Farbe" in out
+    toml = tmp_path / "suggested.toml"
+    toml.write_text(out)
+    assert main(["import", str(erp_file), "--mapping", str(toml), "--db", db, "--quiet", "--skip-invalid"]) in (0, 1)

@@ -1,0 +1,116 @@
+"""Column mapping specs (pydantic) and suggestions from headers — no database."""
+from __future__ import annotations
+
+import pytest
+
+from exq_core.errors import FeedError
+from exq_core.ingest.mapping import MappingSpec, load_toml, parse_spec, suggest_mapping
+
+BASE = {"name": "erp", "columns": {"Order No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total"}}
+
+
+def spec(**extra) -> MappingSpec:
+    return parse_spec({**BASE, **extra})
+
+
+def test_a_minimal_spec():
+    s = spec()
+    assert s.source_name == "erp" and s.encoding == "utf-8" and not s.decimal_comma
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"columns": {"Order No": "order_id", "Order Date": "placed_at"}}, "required field(s) not mapped: order_total"),
+    ({"columns": {**BASE["columns"], "Ref": "order_id"}}, "mapped more than once: order_id"),
+    ({"columns": {**BASE["columns"], "Colour": "colour"}}, "columns.Colour"),
+    ({"values": {"payment_status": {"Bezahlt": "paid"}}}, "no column is mapped to payment_status"),
+    ({"columns": {**BASE["columns"], "Paid?": "payment_status"}, "values": {"payment_status": {"Ja": "yes please"}}},
+     "must translate to one of"),
+    ({"columns": {**BASE["columns"], "Gift": "return_requested"}, "values": {"return_requested": {"Ja": "maybe"}}},
+     "must translate to one of true, false"),
+    ({"date_format": "DD/MM/YYYY"}, "no % codes"),
+    ({"default_currency": "euro"}, "default_currency"),
+    ({"delimiter": "::"}, "delimiter"),
+    ({"name": "'; DROP TABLE orders; --"}, "name"),
+    ({"surprise": 1}, "surprise"),
+    ({"columns": {"Order\x00No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total"}}, "columns"),
+])
+def test_an_invalid_spec_is_a_clear_error(extra, message):
+    with pytest.raises(FeedError) as info:
+        spec(**extra)
+    assert message in str(info.value)
+    assert "is not a valid column mapping" in str(info.value)
+
+
+def test_value_maps_accept_our_words_for_flags():
+    s = spec(columns={**BASE["columns"], "Gift": "return_requested"}, values={"return_requested": {"Ja": "yes", "Nein": "false"}})
+    assert s.values["return_requested"] == {"Ja": "yes", "Nein": "false"}
+
+
+def test_toml_round_trip(tmp_path):
+    s = spec(values={}, date_format="%d/%m/%Y %H:%M", default_currency="EUR", decimal_comma=True, delimiter=";",
+             columns={**BASE["columns"], "Status": "payment_status"})
+    s = s.model_copy(update={"values": {"payment_status": {"Bezahlt": "paid", "Offen": "pending"}}})
+    path = tmp_path / "erp.toml"
+    path.write_text(s.to_toml())
+    assert load_toml(path) == s
+
+
+def test_a_toml_file_without_a_name_takes_the_file_name(tmp_path):
+    path = tmp_path / "acme export.toml"
+    path.write_text('[columns]\n"Order No" = "order_id"\n"Order Date" = "placed_at"\n"Grand Total" = "order_total"\n')
+    assert load_toml(path).name == "acme export"
+
+
+def test_a_broken_toml_file(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_text("[columns\n")
+    with pytest.raises(FeedError, match="not valid TOML"):
+        load_toml(path)
+
+
+def test_suggestions_match_headers_to_fields():
+    headers = ["Order Number", "Order Date", "Grand Total", "Currency Code", "E-Mail", "Financial Status",
+               "Qty", "Zip", "Country", "Customer Note", "Colour"]
+    s = suggest_mapping(headers)
+    assert s.columns == {"Order Number": "order_id", "Order Date": "placed_at", "Grand Total": "order_total",
+                         "Currency Code": "currency", "E-Mail": "customer_email", "Financial Status": "payment_status",
+                         "Qty": "items_ordered", "Zip": "ship_postal_code", "Country": "ship_country",
+                         "Customer Note": "customer_message"}
+    assert "Colour" not in s.columns
+    assert all(0 < c <= 1 for c in s.confidence.values())
+
+
+def test_exact_field_names_win_and_each_field_is_used_once():
+    s = suggest_mapping(["order_id", "Order No", "placed_at", "order_total", "total"])
+    assert s.columns["order_id"] == "order_id" and "Order No" not in s.columns
+    assert s.columns["order_total"] == "order_total" and "total" not in s.columns
+
+
+def test_fuzzy_headers_with_typos():
+    s = suggest_mapping(["Ordr Id", "Placed At", "Order Totl"])
+    assert s.columns == {"Ordr Id": "order_id", "Placed At": "placed_at", "Order Totl": "order_total"}
+
+
+def test_suggested_values_date_format_and_decimal_comma():
+    headers = ["Order No", "Order Date", "Grand Total", "Payment", "Returned"]
+    samples = {"Order No": ["A-1", "A-2"], "Order Date": ["20/11/2026 10:00", "21/11/2026 16:45"],
+               "Grand Total": ["1.234,50", "99,90"], "Payment": ["Paid", "Partially Paid", "Refundd"],
+               "Returned": ["Ja", "Nein", "yes"]}
+    s = suggest_mapping(headers, samples)
+    assert s.columns["Payment"] == "payment_status" and s.columns["Returned"] == "return_requested"
+    assert s.values["payment_status"] == {"Partially Paid": "partially_paid", "Refundd": "refunded"}
+    assert s.values["return_requested"] == {"Ja": "true", "Nein": "false"}
+    assert s.date_format == "%d/%m/%Y %H:%M" and s.decimal_comma is True
+    assert s.spec("erp").columns["Order No"] == "order_id"
+
+
+def test_day_first_is_chosen_when_the_data_says_so():
+    s = suggest_mapping(["Order No", "Date", "Total"], {"Date": ["03/04/2026", "25/04/2026"]})
+    assert s.date_format == "%d/%m/%Y"
+    s = suggest_mapping(["Order No", "Date", "Total"], {"Date": ["04/25/2026", "04/03/2026"]})
+    assert s.date_format == "%m/%d/%Y"
+
+
+def test_iso_dates_and_point_decimals_need_nothing():
+    s = suggest_mapping(["id", "created", "amount"], {"created": ["2026-11-20T10:00:00Z"], "amount": ["1,234.50", "9.90"]})
+    assert s.date_format is None and s.decimal_comma is False

@@ -161,7 +161,7 @@ def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
             ORDER BY bucket_weight + value_points + urgency_points DESC, c.opened_at ASC, c.case_id ASC
             LIMIT $limit OFFSET $offset)
         SELECT p.case_id, round(p.bucket_weight + p.value_points + p.urgency_points, 1) AS priority,
-               p.bucket, p.state, p.order_id, p.order_total, o.currency,
+               p.bucket, p.state, p.order_id, p.order_total,
                epoch($now - p.opened_at) / 3600.0 AS age_hours,
                epoch(p.sla_due_at - $now) / 3600.0 AS sla_remaining_hours,
                greatest(0.0, least(1.0, epoch(p.sla_due_at - $now) / nullif(epoch(p.sla_due_at - p.opened_at), 0)))
@@ -170,10 +170,21 @@ def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
                CASE WHEN p.claimed_at + INTERVAL 60 MINUTE > $now THEN p.assignee END AS claimed_by,
                p.assignee, p.condition_cleared, p.flags, p.rules_fired, p.follow_up_at,
                p.bucket_weight, round(p.value_points, 2) AS value_points, p.urgency_points,
-               o.customer_email, o.ship_name, p.opened_at, p.version, p.source
-        FROM page p LEFT JOIN orders o ON o.source = p.source AND o.order_id = p.order_id
+               p.opened_at, p.version, p.source
+        FROM page p
         ORDER BY p.bucket_weight + p.value_points + p.urgency_points DESC, p.opened_at ASC, p.case_id ASC""",
                        params).df()
+    # The page's order facts in a second query filtered by the page's order ids: a join would read those
+    # columns for every order in the table (DuckDB's join filter only prunes row groups).
+    facts = cur.execute("""SELECT source, order_id, currency, customer_email, ship_name FROM orders
+                           WHERE order_id = ANY($ids) AND source = ANY($sources)""",
+                        {"ids": list(dict.fromkeys(page["order_id"])),
+                         "sources": list(dict.fromkeys(page["source"]))}).df()
+    page = page.merge(facts, on=["source", "order_id"], how="left")
+    page = page[["case_id", "priority", "bucket", "state", "order_id", "order_total", "currency", "age_hours",
+                 "sla_remaining_hours", "sla_remaining_fraction", "breached", "claimed_by", "assignee",
+                 "condition_cleared", "flags", "rules_fired", "follow_up_at", "bucket_weight", "value_points",
+                 "urgency_points", "customer_email", "ship_name", "opened_at", "version", "source"]]
     return page, total
 
 

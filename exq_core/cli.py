@@ -13,7 +13,7 @@ from . import queries
 from .errors import ExqError, FeedInvalid
 from .models import SYSTEM, Bucket
 from .rules import load_rules
-from .store import Store, default_db_path, utcnow
+from .store import Store, connect, default_db_path, utcnow
 
 
 @contextmanager
@@ -57,6 +57,9 @@ def cmd_demo(args) -> int:
                       file=sys.stderr)
                 return 2
     if args.force:
+        if path.exists():
+            # never delete a file another process (the dashboard) holds: it would keep writing to a ghost
+            connect(path).close()   # raises DatabaseLocked naming the holder
         for p in (path, Path(str(path) + ".wal")):
             p.unlink(missing_ok=True)
     with Store(path) as store, progress_bar("demo", not args.quiet) as tick:

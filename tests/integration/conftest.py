@@ -3,11 +3,17 @@ something wrote nothing."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from exq_core.models import FEED_COLUMNS
+from exq_core.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A routine order; tests override what they are about.
 ROUTINE = {
@@ -54,3 +60,28 @@ def feed(tmp_path):
     def make(rows: list[dict], name: str = "feed.csv", columns=FEED_COLUMNS) -> Path:
         return write_feed(tmp_path / name, rows, columns)
     return make
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from exq_core.store import Store
+    store = Store({path!r})
+    print("ready", flush=True)
+    time.sleep(120)
+""")
+
+
+@pytest.fixture
+def held_db(tmp_path):
+    """A database file held open by another process; yields (path, holder pid)."""
+    path = tmp_path / "held.duckdb"
+    Store(path).close()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT), path=str(path))],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield path, proc.pid
+    finally:
+        proc.kill()
+        proc.wait()

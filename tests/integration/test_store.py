@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from datetime import datetime
 
 import duckdb
@@ -12,10 +9,6 @@ import pytest
 
 from exq_core.errors import DatabaseLocked, ExqError, SchemaTooNew
 from exq_core.store import MIGRATIONS, SCHEMA_VERSION, Store, connect
-
-from .conftest import ROUTINE  # noqa: F401  (keeps the helper module importable on its own)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def meta_rows(store):
@@ -163,31 +156,6 @@ def test_read_only_store_refuses_writes(tmp_path):
         with pytest.raises(ExqError, match="read-only"):
             with store.unit_of_work():
                 pass
-
-
-HOLDER = textwrap.dedent("""
-    import sys, time
-    sys.path.insert(0, {root!r})
-    from exq_core.store import Store
-    store = Store({path!r})
-    print("ready", flush=True)
-    time.sleep(120)
-""")
-
-
-@pytest.fixture
-def held_db(tmp_path):
-    """A database file held open by another process; yields (path, holder pid)."""
-    path = tmp_path / "held.duckdb"
-    Store(path).close()
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=ROOT, path=str(path))],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        yield path, proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_database_held_by_another_process(held_db):

@@ -141,3 +141,22 @@ def test_weights_and_points_come_from_the_rules_file(mem):
     case = detail(mem, 1, rules=rules)
     assert (case["bucket_weight"], case["value_points"], case["urgency_points"]) == (75, 3, 100)
     assert case["priority"] == 178
+
+
+def test_aging_bands_breaches_and_kpis(mem):
+    """Age bands < 4h, 4–24h, 1–3d, 3–7d, > 7d (lower bound inclusive); breached once past the SLA due time."""
+    ages = {1: timedelta(hours=3, minutes=59), 2: timedelta(hours=4), 3: timedelta(hours=23, minutes=59),
+            4: timedelta(hours=24), 5: timedelta(hours=72), 6: timedelta(hours=168), 7: timedelta(days=30)}
+    for case_id, age in ages.items():
+        add_case(mem, case_id, "return_damage", "10", age)          # SLA 48 h
+    add_case(mem, 8, "return_damage", "10", timedelta(days=40), state="resolved", resolved_at=NOW)
+    add_case(mem, 9, "fraud_risk", "10", timedelta(hours=2))        # exactly at its 2 h SLA: not breached
+    with mem.read() as cur:
+        stats = queries.stats(cur, NOW)
+    assert stats["aging"]["return_damage"] == {"< 4h": 1, "4–24h": 2, "1–3d": 1, "3–7d": 1, "> 7d": 2}
+    assert stats["aging"]["fraud_risk"] == {"< 4h": 1, "4–24h": 0, "1–3d": 0, "3–7d": 0, "> 7d": 0}
+    assert stats["breached_by_bucket"]["return_damage"] == 3 and stats["breached_by_bucket"]["fraud_risk"] == 0
+    assert stats["by_bucket"]["return_damage"] == {"new": 7, "in_review": 0, "waiting": 0, "escalated": 0,
+                                                   "resolved": 1}
+    assert (stats["open"], stats["breached"], stats["resolved_today"]) == (8, 3, 1)
+    assert stats["oldest_open_hours"] == 30 * 24

@@ -4,9 +4,9 @@ import streamlit as st
 from exq_core.dashboard import AGE_SLUGS, format_hours, open_by_bucket
 from exq_core.models import BUCKET_LABELS, BUCKETS
 from exq_core.store import utcnow
-from ui.charts import aging_chart, breaches_chart, bucket_state_table, flow_chart, picked
+from ui.charts import bucket_state_table, picked
 from ui.common import data_stamp, now_minute
-from ui.dashboard import bucket_badge, cached_overview
+from ui.dashboard import bucket_badge, cached_chart_specs, cached_overview
 
 QUEUE = "pages/queue.py"
 BAND_SLUG = {band: slug for slug, band in AGE_SLUGS.items()}
@@ -35,7 +35,8 @@ def kpi_row() -> None:
 
 
 st.title("Overview")
-data = cached_overview(data_stamp(), now_minute())
+stamp, minute = data_stamp(), now_minute()
+data = cached_overview(stamp, minute)
 
 if not data["orders"]:
     st.info("This database has no orders yet. Import a feed on the Import page, or load a demo shop "
@@ -60,8 +61,8 @@ else:
     st.subheader("Backlog age")
     if data["open"]:
         st.caption("Open cases per age band, one panel per bucket. Click a bar to open those cases in the Queue.")
-        event = st.altair_chart(aging_chart(data["aging"]), on_select="rerun", key="aging_chart",
-                                selection_mode="pick")
+        event = st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["aging"], on_select="rerun",
+                                   key="aging_chart", selection_mode="pick")
         point = picked(event, ("bucket", "band"))
         if point and point.get("bucket"):
             params = {"bucket": point["bucket"]}
@@ -74,14 +75,14 @@ else:
     left, right = st.columns(2)
     with left:
         st.subheader("SLA breaches")
-        event = st.altair_chart(breaches_chart(data["breached_by_bucket"]), on_select="rerun",
-                                key="breaches_chart", selection_mode="pick", width="stretch")
+        event = st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["breaches"], on_select="rerun",
+                                   key="breaches_chart", selection_mode="pick", width="stretch")
         point = picked(event)
         if point and point.get("bucket"):
             open_queue({"bucket": point["bucket"], "breached": "1"})
     with right:
         st.subheader("Opened vs resolved, last 30 days")
-        st.altair_chart(flow_chart(data["per_day"]), width="stretch")
+        st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["flow"], width="stretch")
 
     st.subheader("Cases by bucket and state")
     st.dataframe(bucket_state_table(data["by_bucket"]), hide_index=True, width="stretch")

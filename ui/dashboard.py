@@ -49,6 +49,17 @@ def cached_overview(stamp: tuple, minute: str) -> dict:
         return dashboard.overview(cur, utcnow())
 
 
+@st.cache_data(ttl=300, max_entries=20, show_spinner=False)
+def cached_chart_specs(stamp: tuple, minute: str) -> dict[str, dict]:
+    """The Overview's charts as Vega-Lite specs, built (and validated by Altair) once per data version
+    rather than on every rerun."""
+    from ui.charts import aging_chart, breaches_chart, flow_chart
+    data = cached_overview(stamp, minute)
+    return {"aging": aging_chart(data["aging"]).to_dict(),
+            "breaches": breaches_chart(data["breached_by_bucket"]).to_dict(),
+            "flow": flow_chart(data["per_day"]).to_dict()}
+
+
 @st.cache_data(ttl=120, max_entries=200, show_spinner=False)
 def cached_queue_page(stamp: tuple, minute: str, filter_json: str, page: int, page_size: int):
     """One Queue page, the number of matching cases, and how many snoozed waiting cases the filter hides."""

@@ -133,12 +133,12 @@ def _queue_where(f: QueueFilter) -> tuple[str, dict]:
         params["age_band"] = f.age_band
     if f.text and f.text.strip():
         params["text"] = f.text.strip().lower()
+        # The order's text is matched after the join (the expression names c.order_id, so DuckDB cannot push
+        # it into the orders scan): only the filtered cases' orders are lowered and searched, not every order.
         where.append("""(contains(lower(c.order_id), $text) OR EXISTS (
-            SELECT 1 FROM orders o WHERE o.source = c.source AND o.order_id = c.order_id AND (
-                contains(lower(coalesce(o.customer_id, '')), $text) OR
-                contains(lower(coalesce(o.customer_email, '')), $text) OR
-                contains(lower(coalesce(o.ship_name, '')), $text) OR
-                contains(lower(coalesce(o.customer_message, '')), $text))))""")
+            SELECT 1 FROM orders o WHERE o.source = c.source AND o.order_id = c.order_id AND
+                contains(lower(concat_ws(chr(31), c.order_id, o.customer_id, o.customer_email, o.ship_name,
+                                         o.customer_message)), $text)))""")
     return " AND ".join(where), params
 
 

@@ -172,3 +172,20 @@ def test_a_view_that_no_longer_validates_is_skipped(store, manager):
                       [manager.username])
     with store.read() as cur:
         assert dashboard.list_views(cur, manager.username) == []
+
+
+def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
+    now, rules = utcnow(), load_rules()
+    with demo_store.read() as cur:
+        case_id, source, order_id = cur.execute(
+            "SELECT case_id, source, order_id FROM cases WHERE state <> 'resolved' ORDER BY case_id LIMIT 1").fetchone()
+    demo_store.con.execute(
+        "UPDATE orders SET customer_id = 'CUST-Zebra-77', customer_email = 'quokka@example.org', "
+        "ship_name = 'Wilhelmina Okonkwo', customer_message = 'Where is my PARCEL? <b>now</b>' "
+        "WHERE source = ? AND order_id = ?", [source, order_id])
+    with demo_store.read() as cur:
+        for text in (order_id.lower(), "zebra-77", "QUOKKA@", "okonkwo", "parcel? <b>", "  wilhelmina "):
+            rows, total = queries.queue_page(cur, rules, now, QueueFilter(text=text, include_waiting=True))
+            assert case_id in set(rows["case_id"]), text
+        rows, total = queries.queue_page(cur, rules, now, QueueFilter(text="zebra-77 quokka"))
+        assert total == 0      # fields are searched one by one, never across a boundary

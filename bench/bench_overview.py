@@ -74,8 +74,7 @@ def overview_pandas(cur, now) -> dict:
 
 def _queue_read(cur, rules, now, f: QueueFilter):
     """What the Queue page reads for one view: the page, its total, and the hidden snoozed count."""
-    rows, total = queries.queue_page(cur, rules, now, f, limit=50, offset=0)
-    return rows, total, dashboard.snoozed_count(cur, now, f)
+    return queries.queue_view(cur, rules, now, f, limit=50, offset=0)
 
 
 def _ms(seconds: float) -> float:

@@ -142,25 +142,36 @@ def _queue_where(f: QueueFilter) -> tuple[str, dict]:
     return " AND ".join(where), params
 
 
-def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None, *, limit: int = 50,
+QUEUE_COLUMNS = ("case_id", "priority", "bucket", "state", "order_id", "order_total", "currency", "age_hours",
+                 "sla_remaining_hours", "sla_remaining_fraction", "breached", "claimed_by", "assignee",
+                 "condition_cleared", "flags", "rules_fired", "follow_up_at", "bucket_weight", "value_points",
+                 "urgency_points", "opened_at", "version", "source")
+
+
+def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None, *, limit: int = 50,
                offset: int = 0):
-    """One page of the queue in escalate-first order (priority desc, then oldest first), with the
-    priority's terms, and the total number of matching cases. Paging happens in DuckDB."""
+    """What the Queue shows for a filter: one page in escalate-first order (priority desc, then oldest
+    first) with the priority's terms, the number of matching cases, and how many waiting cases the filter
+    hides because their follow-up time has not come. Paging happens in DuckDB; the filter is evaluated once."""
     f = f or QueueFilter()
-    where, params = _queue_where(f)
+    hides_snoozed = not f.include_waiting and not (f.states and State.WAITING in f.states)
+    where, params = _queue_where(f.model_copy(update={"include_waiting": True}))
+    snoozed = "(c.state = 'waiting' AND c.follow_up_at > $now)" if hides_snoozed else "false"
     terms = rules.priority_term_sql("$now")
-    params["now"] = now
-    total = cur.execute(f"SELECT count(*) FROM cases c WHERE {where}",
-                        {k: v for k, v in params.items() if f"${k}" in where}).fetchone()[0]
-    params |= {"limit": limit, "offset": offset}
-    page = cur.execute(f"""
-        WITH page AS (
-            SELECT c.*, {terms['bucket_weight']} AS bucket_weight, {terms['value_points']} AS value_points,
-                   {terms['urgency_points']} AS urgency_points
-            FROM cases c WHERE {where}
-            ORDER BY bucket_weight + value_points + urgency_points DESC, c.opened_at ASC, c.case_id ASC
+    params |= {"now": now, "limit": limit, "offset": offset}
+    rows = cur.execute(f"""
+        WITH matched AS MATERIALIZED (
+            SELECT c.*, coalesce({snoozed}, false) AS snoozed, {terms['bucket_weight']} AS bucket_weight,
+                   {terms['value_points']} AS value_points, {terms['urgency_points']} AS urgency_points
+            FROM cases c WHERE {where}),
+        counts AS (SELECT count(*) FILTER (WHERE NOT snoozed) AS total, count(*) FILTER (WHERE snoozed) AS hidden
+                   FROM matched),
+        page AS (
+            SELECT * FROM matched WHERE NOT snoozed
+            ORDER BY bucket_weight + value_points + urgency_points DESC, opened_at ASC, case_id ASC
             LIMIT $limit OFFSET $offset)
-        SELECT p.case_id, round(p.bucket_weight + p.value_points + p.urgency_points, 1) AS priority,
+        SELECT n.total AS _total, n.hidden AS _hidden,
+               p.case_id, round(p.bucket_weight + p.value_points + p.urgency_points, 1) AS priority,
                p.bucket, p.state, p.order_id, p.order_total,
                epoch($now - p.opened_at) / 3600.0 AS age_hours,
                epoch(p.sla_due_at - $now) / 3600.0 AS sla_remaining_hours,
@@ -171,20 +182,26 @@ def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
                p.assignee, p.condition_cleared, p.flags, p.rules_fired, p.follow_up_at,
                p.bucket_weight, round(p.value_points, 2) AS value_points, p.urgency_points,
                p.opened_at, p.version, p.source
-        FROM page p
+        FROM counts n LEFT JOIN page p ON true
         ORDER BY p.bucket_weight + p.value_points + p.urgency_points DESC, p.opened_at ASC, p.case_id ASC""",
                        params).df()
-    # The page's order facts in a second query filtered by the page's order ids: a join would read those
-    # columns for every order in the table (DuckDB's join filter only prunes row groups).
-    facts = cur.execute("""SELECT source, order_id, currency, customer_email, ship_name FROM orders
+    total, hidden = int(rows["_total"].iloc[0]), int(rows["_hidden"].iloc[0])
+    page = rows[rows["case_id"].notna()].drop(columns=["_total", "_hidden"]).reset_index(drop=True)
+    page["case_id"] = page["case_id"].astype("int64")
+    # The page's currencies in a second query filtered by the page's order ids: a join would read the
+    # orders table's columns for every order (DuckDB's join filter only prunes row groups).
+    facts = cur.execute("""SELECT source, order_id, currency FROM orders
                            WHERE order_id = ANY($ids) AND source = ANY($sources)""",
                         {"ids": list(dict.fromkeys(page["order_id"])),
                          "sources": list(dict.fromkeys(page["source"]))}).df()
     page = page.merge(facts, on=["source", "order_id"], how="left")
-    page = page[["case_id", "priority", "bucket", "state", "order_id", "order_total", "currency", "age_hours",
-                 "sla_remaining_hours", "sla_remaining_fraction", "breached", "claimed_by", "assignee",
-                 "condition_cleared", "flags", "rules_fired", "follow_up_at", "bucket_weight", "value_points",
-                 "urgency_points", "customer_email", "ship_name", "opened_at", "version", "source"]]
+    return page[list(QUEUE_COLUMNS)], total, hidden
+
+
+def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None, *, limit: int = 50,
+               offset: int = 0):
+    """One page of the queue in escalate-first order and the total number of matching cases."""
+    page, total, _ = queue_view(cur, rules, now, f, limit=limit, offset=offset)
     return page, total
 
 

@@ -66,10 +66,7 @@ def cached_queue_page(stamp: tuple, minute: str, filter_json: str, page: int, pa
     f = queries.QueueFilter.model_validate_json(filter_json)
     now = utcnow()
     with get_store().read() as cur:
-        rows, total = queries.queue_page(cur, get_rules(), now, f, limit=page_size,
-                                         offset=(page - 1) * page_size)
-        snoozed = dashboard.snoozed_count(cur, now, f)
-    return rows, total, snoozed
+        return queries.queue_view(cur, get_rules(), now, f, limit=page_size, offset=(page - 1) * page_size)
 
 
 @st.cache_data(ttl=300, max_entries=20, show_spinner=False)

@@ -189,3 +189,17 @@ def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
             assert case_id in set(rows["case_id"]), text
         rows, total = queries.queue_page(cur, rules, now, QueueFilter(text="zebra-77 quokka"))
         assert total == 0      # fields are searched one by one, never across a boundary
+
+
+def test_queue_view_counts_the_snoozed_cases_it_hides(demo_store):
+    now, rules = utcnow(), load_rules()
+    demo_store.con.execute("UPDATE cases SET follow_up_at = ?::TIMESTAMP + INTERVAL 1 DAY WHERE state = 'waiting' "
+                           "AND case_id % 2 = 0", [now])
+    with demo_store.read() as cur:
+        for f in (QueueFilter(), QueueFilter(buckets=["payment_mismatch"]), QueueFilter(include_waiting=True),
+                  QueueFilter(states=["waiting"]), QueueFilter(text="zzz-nothing")):
+            rows, total, hidden = queries.queue_view(cur, rules, now, f, limit=10)
+            assert hidden == dashboard.snoozed_count(cur, now, f)
+            assert total == queries.queue_page(cur, rules, now, f)[1] and len(rows) == min(10, total)
+        rows, total, hidden = queries.queue_view(cur, rules, now, QueueFilter(), offset=10**6)
+        assert rows.empty and total > 0 and list(rows.columns) == list(queries.QUEUE_COLUMNS)

@@ -47,13 +47,22 @@ def blank(col: str) -> str:
     return f"({col} IS NULL OR {col} = '' OR (starts_with({col}, ' ') AND trim({col}) = ''))"
 
 
+def not_blank(col: str) -> str:
+    """NOT blank(col), spelled out: DuckDB short-circuits AND/OR in a filter, but not under a NOT."""
+    return f"({col} IS NOT NULL AND {col} <> '' AND (NOT starts_with({col}, ' ') OR trim({col}) <> ''))"
+
+
 def _in(expr: str, words) -> str:
     return f"{expr} IN ({', '.join(_q(w) for w in words)})"
 
 
-def _word_in(col: str, words) -> str:
-    """lower(trim(col)) is one of `words`; the value as written is tried first (the usual case)."""
-    return f"({_in(col, words)} OR {_in(f'lower({_trim(col)})', words)})"
+def _not_in(expr: str, words) -> str:
+    return f"{expr} NOT IN ({', '.join(_q(w) for w in words)})"
+
+
+def _word_not_in(col: str, words) -> str:
+    """lower(trim(col)) is none of `words`; lower/trim only run when the value as written is not one."""
+    return f"({_not_in(col, words)} AND {_not_in(f'lower({_trim(col)})', words)})"
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ class Check:
 
 
 def _check(col: str, bad: str, reason: str) -> Check:
-    return Check(col, f"(NOT {blank(col)} AND ({bad}))", _q(reason), f"left({col}, 120)")
+    return Check(col, f"({not_blank(col)} AND ({bad}))", _q(reason), f"left({col}, 120)")
 
 
 def checks() -> list[Check]:
@@ -86,7 +95,7 @@ def checks() -> list[Check]:
                           "not an ISO 8601 date-time (e.g. 2026-11-27T09:30:00Z)"))
     for col in MONEY_COLUMNS:
         # one regex for the good values; which message applies is only worked out for the bad ones
-        out.append(Check(col, f"(NOT {blank(col)} AND NOT regexp_full_match({_trim(col)}, '{MONEY_OK_RE}'))",
+        out.append(Check(col, f"({not_blank(col)} AND NOT regexp_full_match({_trim(col)}, '{MONEY_OK_RE}'))",
                          f"CASE WHEN regexp_full_match({_trim(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
                          f"ELSE {_q(NOT_DECIMAL)} END", f"left({col}, 120)"))
     out.append(_check("order_total", "contains(order_total, '-') AND TRY_CAST(order_total AS DECIMAL(18,3)) < 0",
@@ -100,9 +109,9 @@ def checks() -> list[Check]:
     out.append(_check("items_ordered", "contains(items_ordered, '-') AND TRY_CAST(items_ordered AS INTEGER) < 0",
                       "items_ordered must not be negative"))
     for col in BOOL_COLUMNS:
-        out.append(_check(col, f"NOT {_word_in(col, TRUE_WORDS + FALSE_WORDS)}", "not true/false (or yes/no, 1/0)"))
+        out.append(_check(col, _word_not_in(col, TRUE_WORDS + FALSE_WORDS), "not true/false (or yes/no, 1/0)"))
     for col, enum in ENUM_COLUMNS.items():
-        out.append(_check(col, f"NOT {_word_in(col, [e.value for e in enum])}",
+        out.append(_check(col, _word_not_in(col, [e.value for e in enum]),
                           f"must be one of {', '.join(e.value for e in enum)}"))
     out.append(_check("currency", f"NOT regexp_full_match({_trim('currency')}, '[A-Za-z]{{3}}')",
                       "not an ISO 4217 currency code (three letters)"))
@@ -133,7 +142,7 @@ def errors_sql(raw: str) -> str:
               FROM (SELECT r.*, CASE WHEN r.line <> d.first_line THEN d.first_line END AS dup_first
                     FROM {raw} r LEFT JOIN (
                         SELECT {_trim('order_id')} AS k, min(line) AS first_line FROM {raw}
-                        WHERE NOT {blank('order_id')} GROUP BY 1 HAVING count(*) > 1) d
+                        WHERE {not_blank('order_id')} GROUP BY 1 HAVING count(*) > 1) d
                     ON {_trim('r.order_id')} = d.k)
               WHERE {screen})"""
 

@@ -85,4 +85,5 @@ else:
         st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["flow"], width="stretch")
 
     st.subheader("Cases by bucket and state")
-    st.dataframe(bucket_state_table(data["by_bucket"]), hide_index=True, width="stretch")
+    table = bucket_state_table(data["by_bucket"])
+    st.table(table.style.format("{:,}", subset=list(table.columns[1:])), hide_index=True, border="horizontal")

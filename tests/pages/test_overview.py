@@ -43,7 +43,7 @@ def test_kpis_are_the_numbers_of_stats_json(app_env, frozen_now, capsys):
 def test_bucket_state_table_and_bucket_cards_match_stats(app_env, frozen_now, capsys):
     cli = cli_stats(app_env, capsys)
     at = session(app_env, MARIA)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["Bucket"]) == LABELS + ["All buckets"]
     for b in BUCKETS:
         row = table[table["Bucket"] == BUCKET_LABELS[b]].iloc[0]
@@ -158,7 +158,7 @@ def test_a_bucket_with_no_cases_still_shows_with_zeros(app_env, frozen_now):
         s.con.execute("DELETE FROM cases WHERE bucket = 'vip_revenue'")
     at = session(app_env, MARIA)
     assert not at.exception
-    table = at.dataframe[0].value
+    table = at.table[0].value
     vip = table[table["Bucket"] == BUCKET_LABELS["vip_revenue"]].iloc[0]
     assert vip["Open"] == 0 and vip["Resolved"] == 0
     points = _chart_rows(at, 0)

@@ -165,8 +165,8 @@ def preview_file(store: Store, path: str | Path, *, fmt: str = "auto", options: 
         try:
             raw = read_raw(cur, path, fmt, options)
             report = _validate(cur, raw, path.name, fmt)
-            rows = cur.execute(f"SELECT * FROM ({typed_sql(raw.table, currency)}) ORDER BY line LIMIT ?",
-                               [limit]).df()
+            rows = cur.execute(f"SELECT line, {', '.join(FEED_COLUMNS)} FROM ({typed_sql(raw.table, currency)}) "
+                               f"ORDER BY line LIMIT ?", [limit]).df()
         finally:
             for t in ("raw", "row_errors", "loaded"):
                 cur.execute(f"DROP TABLE IF EXISTS {t}")

@@ -1,0 +1,68 @@
+"""The Import page in Chromium: upload a Shopify export, see the preview, import it, see the result; and a
+file dropped into the inbox of the running app is imported by the app and listed on the page."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from exq_core.ingest.inbox import inbox_dir
+from tests.conftest import RunningApp, sign_in, wait_for_app
+from tests.ingest_support import order, write_shopify
+from tests.integration.conftest import write_feed
+
+pytestmark = pytest.mark.e2e
+
+
+def test_upload_preview_and_import_a_shopify_export(running_app, page, artifacts, tmp_path):
+    export = write_shopify(tmp_path / "orders_export_1.csv",
+                           order("#7001", 1, 2), order("#7002", 1, risk="High"),
+                           order("#7003", 2, total="1500.00", tags="VIP", notes="<b>call</b> me"),
+                           order("#7004", 1, financial="pending", outstanding="100.00"))
+    sign_in(page, running_app.url + "/import")
+    page.get_by_role("heading", name="Import").wait_for()
+    page.locator(".st-key-import_upload [data-testid='stFileUploaderDropzoneInput']").set_input_files(str(export))
+    wait_for_app(page)
+    page.locator("[data-testid='stAlert']", has_text="orders_export_1.csv: 4 rows, no errors.").wait_for(timeout=30_000)
+    page.get_by_text("#7003").first.wait_for(state="attached")   # the preview grid (a canvas; cells for a11y)
+    page.screenshot(path=str(artifacts / "import-preview.png"), full_page=True)
+
+    page.get_by_role("button", name="Import orders_export_1.csv").click()
+    page.locator("[data-testid='stAlert']", has_text="Imported: orders_export_1.csv is import #").wait_for(timeout=60_000)
+    wait_for_app(page)
+    metrics = page.locator("[data-testid='stMetric']")
+    assert metrics.count() == 5
+    values = {metrics.nth(i).locator("[data-testid='stMetricLabel']").inner_text():
+              metrics.nth(i).locator("[data-testid='stMetricValue']").inner_text() for i in range(5)}
+    assert values == {"Rows read": "4", "New cases": "3", "Updated cases": "0", "Routine orders": "1",
+                      "Rejected rows": "0"}
+    assert page.locator("b", has_text="call").count() == 0   # customer text never becomes markup
+    page.screenshot(path=str(artifacts / "import-result.png"), full_page=True)
+
+
+def test_a_file_dropped_in_the_inbox_is_imported_by_the_running_app(demo_db, page, artifacts, tmp_path):
+    app = RunningApp(demo_db, env={"EXQ_INBOX_INTERVAL": "1"})
+    try:
+        folder = inbox_dir(demo_db)
+        deadline = time.time() + 30
+        while not folder.is_dir() and time.time() < deadline:   # the app creates it on its first run …
+            time.sleep(0.2)
+        sign_in(page, app.url + "/import")                      # … which a visit triggers at the latest
+        folder.mkdir(exist_ok=True)
+        drop = write_feed(tmp_path / "scheduled.csv", [{"order_id": "INBOX-1", "risk_level": "high"},
+                                                      {"order_id": "INBOX-2"}])
+        staged = folder / "scheduled.csv.part"
+        staged.write_bytes(drop.read_bytes())                  # write, then rename: the exporter's contract
+        os.replace(staged, folder / "scheduled.csv")
+        done = folder / "done" / "scheduled.csv"
+        deadline = time.time() + 60
+        while not done.exists() and time.time() < deadline:
+            time.sleep(0.5)
+        assert done.exists(), (demo_db.parent / "streamlit.log").read_text()[-3000:]
+        sign_in(page, app.url + "/import")                      # a fresh session reads the result
+        page.get_by_role("tab", name="Inbox").click()
+        page.get_by_text("Done: scheduled.csv").wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "import-inbox.png"), full_page=True)
+    finally:
+        app.stop()

@@ -381,6 +381,7 @@ def suggest_mapping(headers: list[str], samples: dict[str, list[str]] | None = N
             continue
         columns[header], confidence[header] = field, round(score, 2)
         taken.add(field)
+    columns = {h: columns[h] for h in headers if h in columns}          # in the file's order
     values: dict[str, dict[str, str]] = {}
     for header, field in columns.items():
         allowed = ENUM_VALUES.get(field) or (("true", "false") if field in BOOL_COLUMNS else None)

@@ -177,3 +177,20 @@ def test_sidebar_shows_database_last_import_and_person(app_env):
     assert r"\<script\>alert\(1\)\</script\>\*\*x\*\*\.csv" in last
     assert "UTC" in last
     assert any("maria" in m.value for m in at.sidebar.markdown) or any("maria" in c for c in captions)
+
+
+def test_a_decision_elsewhere_shows_on_the_next_rerun(app_env, frozen_now):
+    at = session(app_env, MARIA)
+    before = at.table[0].value.set_index("Bucket")
+    from exq_core import services
+    from exq_core.models import Actor, Role
+    from ui.common import get_store
+    with get_store().read() as cur:
+        case_id, bucket = cur.execute("SELECT case_id, bucket FROM cases WHERE state = 'new' ORDER BY case_id "
+                                      "LIMIT 1").fetchone()
+    services.claim(get_store(), case_id, Actor(username="sam", role=Role.REVIEWER))   # another browser
+    at.run()
+    after = at.table[0].value.set_index("Bucket")
+    label = BUCKET_LABELS[bucket]
+    assert after.loc[label, "New"] == before.loc[label, "New"] - 1
+    assert after.loc[label, "In review"] == before.loc[label, "In review"] + 1

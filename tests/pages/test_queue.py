@@ -316,3 +316,13 @@ def test_everything_resolved_reads_as_done(app_env, frozen_now):
     at = session(app_env, SAM, PAGE)
     assert not at.exception
     assert any("The queue is empty" in m.value for m in at.success)
+
+
+def test_a_claim_in_another_browser_shows_on_the_next_rerun(app_env, frozen_now):
+    at = session(app_env, MARIA, PAGE)
+    case_id = shown(at)[0]
+    services.claim(store(), case_id, SAM, frozen_now)
+    at.run()
+    table = at.dataframe[0].value.set_index("Case")
+    assert table.loc[case_id, "Assignee"] == "sam (claimed)"
+    assert table.loc[case_id, "State"] == "In review"

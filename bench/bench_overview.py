@@ -196,21 +196,34 @@ OVERVIEW_DRAWN = """() => {
 }"""
 
 
-def _overview_from_goto(browser, url: str) -> float:
-    """A fresh browser session: goto, sign in, until the KPIs and all three charts are drawn."""
+def _overview_from_goto(browser, url: str) -> dict[str, float]:
+    """A fresh browser session: goto, sign in, until the KPIs and all three charts are drawn. Also how long
+    the sign-in form took to show, and the Overview (drawn, after the click on "Sign in"); then, in the same
+    signed-in session, the Overview again from a click on its sidebar link (Queue → Overview)."""
     context = browser.new_context(viewport={"width": 1500, "height": 1800})
     page = context.new_page()
     try:
         start = time.perf_counter()
         page.goto(url)
         page.locator(".st-key-sign_in_submit").wait_for(timeout=60_000)
+        form = time.perf_counter()
         page.get_by_label("Username").fill(USER)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
+        clicked = time.perf_counter()
         page.get_by_role("button", name="Sign in", exact=True).click()
         page.wait_for_function(OVERVIEW_DRAWN, timeout=60_000)
-        elapsed = time.perf_counter() - start
+        drawn = time.perf_counter()
         _wait_idle(page)
-        return elapsed
+        nav = page.locator("[data-testid='stSidebarNav']")
+        nav.get_by_role("link", name="Queue").click()
+        page.locator("[data-testid='stDataFrame']").wait_for(timeout=60_000)
+        _wait_idle(page)
+        again = time.perf_counter()
+        nav.get_by_role("link", name="Overview").click()
+        page.wait_for_function(OVERVIEW_DRAWN, timeout=60_000)
+        switched = time.perf_counter()
+        return {"total": drawn - start - (clicked - form), "form": form - start, "after_sign_in": drawn - clicked,
+                "from_nav": switched - again}
     finally:
         context.close()
 
@@ -242,13 +255,19 @@ def bench_app(ctx: Context) -> list[Row]:
     finally:
         _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
-    render = statistics.median(renders)
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in renders)
+
     return [
         Row("app server RSS after Overview + Queue loaded", rss_mb, "MB", f"≤ {RSS_MB:.0f} MB",
             _verdict(ctx, rss_mb <= RSS_MB)),
-        Row("overview in Chromium: goto → sign-in → KPIs + 3 charts drawn (median)", render, "s",
-            f"≤ {RENDER_S:.0f} s", _verdict(ctx, render <= RENDER_S)),
-        Row("overview in Chromium, first visit after server start", first, "s"),
+        Row("overview in Chromium: goto → sign-in → KPIs + 3 charts drawn (median)", median("total"), "s",
+            f"≤ {RENDER_S:.0f} s", _verdict(ctx, median("total") <= RENDER_S)),
+        Row("  of which: goto → sign-in form shown", median("form"), "s"),
+        Row("  of which: 'Sign in' click → Overview drawn (incl. password check)", median("after_sign_in"), "s"),
+        Row("overview in Chromium from the sidebar, signed in (median)", median("from_nav"), "s",
+            f"≤ {RENDER_S:.0f} s", _verdict(ctx, median("from_nav") <= RENDER_S)),
+        Row("overview in Chromium, first visit after server start", first["total"], "s"),
     ]
 
 

@@ -221,7 +221,9 @@ def _import_tab() -> None:
         return
     uploaded = st.file_uploader("Feed file: the generic feed (CSV, Parquet, JSON lines), a Shopify orders "
                                 "export, or another layout with a column mapping", type=UPLOAD_TYPES,
-                                key="import_upload")
+                                key="import_upload",
+                                help="Up to 200 MB here. Bigger files go into the inbox folder (Inbox tab) "
+                                     "or through `python -m exq_core import`.")
     if uploaded is not None:
         st.session_state[FILE_KEY] = _save_upload(uploaded)
     file = st.session_state.get(FILE_KEY)

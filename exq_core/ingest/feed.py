@@ -10,7 +10,7 @@ from typing import Callable
 import duckdb
 from pydantic import BaseModel
 
-from ..errors import FeedError, FeedInvalid
+from ..errors import ExqError, FeedError, FeedInvalid
 from ..models import FEED_COLUMNS, SYSTEM, Actor
 from ..routing import RouteResult, route_changed
 from ..rules import RuleSet, load_rules
@@ -176,7 +176,18 @@ def preview_file(store: Store, path: str | Path, *, fmt: str = "auto", options: 
 def _record_failure(store: Store, *, path: Path, digest: str, source: str, fmt: str, mapping: str | None,
                     status: str, rows: int, rejected: int, actor: Actor, now: datetime, message: str,
                     rules: RuleSet) -> int:
-    """A failed or refused import is recorded too (with its report), in its own small transaction."""
+    """A failed or refused import is recorded too (with its report), in its own small transaction.
+    Returns the import id, or None when even that cannot be written (the caller's error matters more)."""
+    try:
+        return _write_failure(store, path=path, digest=digest, source=source, fmt=fmt, mapping=mapping,
+                              status=status, rows=rows, rejected=rejected, actor=actor, now=now, message=message,
+                              rules=rules)
+    except (duckdb.Error, ExqError):
+        return None
+
+
+def _write_failure(store: Store, *, path, digest, source, fmt, mapping, status, rows, rejected, actor, now,
+                   message, rules) -> int:
     with store.unit_of_work() as uow:
         import_id = uow.execute("SELECT nextval('import_seq')").fetchone()[0]
         uow.execute("""INSERT INTO imports (import_id, file_name, content_hash, source, format, mapping, status,

@@ -29,12 +29,15 @@ def sla_due_sql(rules: RuleSet, opened: str = "opened_at", bucket: str = "bucket
     return f"({opened} + to_microseconds(CAST(round({rules.sla_hours_sql(bucket)} * 3600000000) AS BIGINT)))"
 
 
-def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str) -> RouteResult:
+def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, *,
+                  facts: str | None = None) -> RouteResult:
     """Route the orders listed in temp table `changed` (source, order_id). Runs inside the caller's
-    transaction on its cursor."""
+    transaction on its cursor. `facts` may name a table that holds exactly those orders' rows as they
+    were just stored (an import's own batch); it saves reading them back out of `orders`."""
     version = rules.full_version
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE routed AS
-        {rules.routing_sql(f"(SELECT o.* FROM orders o SEMI JOIN {changed} c ON o.source = c.source AND o.order_id = c.order_id)")}""")
+    stored = facts or "orders"
+    orders = facts or f"(SELECT o.* FROM orders o SEMI JOIN {changed} c ON o.source = c.source AND o.order_id = c.order_id)"
+    cur.execute(f"""CREATE OR REPLACE TEMP TABLE routed AS {rules.routing_sql(orders)}""")
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE latest AS
         SELECT c.case_id, c.source, c.order_id, c.state, c.rules_fired, c.bucket, c.flags, c.condition_cleared
         FROM cases c SEMI JOIN {changed} ch ON c.source = ch.source AND c.order_id = ch.order_id
@@ -45,7 +48,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str) 
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE opened AS
         SELECT nextval('case_seq') AS case_id, r.source, r.order_id, r.bucket, r.flags, r.rules_fired,
                least(o.updated_at, $now) AS opened_at, o.order_total
-        FROM routed r JOIN orders o ON o.source = r.source AND o.order_id = r.order_id
+        FROM routed r JOIN {stored} o ON o.source = r.source AND o.order_id = r.order_id
         LEFT JOIN latest l ON l.source = r.source AND l.order_id = r.order_id
         WHERE len(r.buckets) > 0
           AND (l.case_id IS NULL OR (l.state = 'resolved' AND NOT list_has_all(l.rules_fired, r.rules_fired)))""",
@@ -75,7 +78,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str) 
                CASE WHEN len(r.buckets) = 0 THEN 'no rule fires on the new snapshot'
                     ELSE 'rules: ' || array_to_string(r.rules_fired, ', ') END AS detail
         FROM latest l JOIN routed r ON r.source = l.source AND r.order_id = l.order_id
-        JOIN orders o ON o.source = l.source AND o.order_id = l.order_id
+        JOIN {stored} o ON o.source = l.source AND o.order_id = l.order_id
         WHERE l.state <> 'resolved'""")
     cur.execute(f"""UPDATE cases SET bucket = t.bucket, flags = t.flags, rules_fired = t.rules_fired,
             rules_version = CASE WHEN t.cleared THEN cases.rules_version ELSE $version END,

@@ -169,6 +169,11 @@ class RuleSet(BaseModel):
                 bucket_terms.append(f"CASE WHEN {' OR '.join(rules)} THEN '{b.value}' END")
         buckets = ("list_filter([" + ", ".join(bucket_terms) + "], lambda x: x IS NOT NULL)") \
             if bucket_terms else "[]::VARCHAR[]"
+        if active:
+            # most orders are routine: build the lists only for the ones where something fired
+            hit = " OR ".join(f"r_{r.name}" for r in active)
+            fired = f"CASE WHEN {hit} THEN {fired} ELSE []::VARCHAR[] END"
+            buckets = f"CASE WHEN {hit} THEN {buckets} ELSE []::VARCHAR[] END"
         return f"""
             SELECT source, order_id, rules_fired, buckets,
                    buckets[1] AS bucket, buckets[2:] AS flags

@@ -304,7 +304,7 @@ def _import(uow, path: Path, *, fmt: str, options: dict, source: str, skip_inval
     cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at)
                     SELECT {all_cols}, $id, $now FROM applied""", {"id": import_id, "now": now})
     tick("routing", 0.75)
-    routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username)
+    routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied")
     status = "imported" if report.ok else "partial"
     result = ImportResult(
         import_id=import_id, file_name=path.name, status=status, report=report, rows=raw.rows,

@@ -179,3 +179,25 @@ def test_routing_is_set_based_for_many_orders(store, feed):
     result = load(store, feed(rows))
     assert result.cases_new == 100 and result.routine == 200
     assert counts(store)["events"] == 100
+
+
+def test_rerouting_stored_orders_under_new_rules(store, feed):
+    """route_changed on orders already stored (read back from `orders`, no import batch): a stricter
+    fraud threshold re-routes an open case and opens one for a formerly routine order."""
+    from exq_core.routing import route_changed
+    from exq_core.rules import parse_rules
+    load(store, feed([{"order_id": "A", "risk_score": "0.6"}, {"order_id": "B", "risk_score": "0.6",
+                       "items_available": "0"}]))
+    strict = parse_rules(DEFAULT_RULES_PATH.read_text().replace("risk_score_at_least = 0.75",
+                                                                "risk_score_at_least = 0.5"))
+    with store.unit_of_work() as uow:
+        uow.execute("CREATE TEMP TABLE changed AS SELECT source, order_id FROM orders")
+        result = route_changed(uow.cursor, strict, "changed", NOW, "maria")
+        uow.execute("DROP TABLE changed")
+        uow.commit()
+    assert result.cases_new_by_bucket == {"fraud_risk": 1} and result.cases_updated == 1
+    [a] = case_rows(store, "A")
+    [b] = case_rows(store, "B")
+    assert a["bucket"] == "fraud_risk" and a["rules_version"] == strict.full_version
+    assert (b["bucket"], list(b["flags"]), b["version"]) == ("fraud_risk", ["inventory_conflict"], 2)
+    assert events(store, "B")[-1] == ("rerouted", "new", "new", "rules: fraud, inventory", "maria")

@@ -5,8 +5,11 @@ from exq_core.dashboard import AGE_SLUGS, format_hours, open_by_bucket
 from exq_core.models import BUCKET_LABELS, BUCKETS
 from exq_core.store import utcnow
 from ui.charts import bucket_state_table, picked
-from ui.common import data_stamp, now_minute
+from ui.common import current_actor, data_stamp, now_minute
 from ui.dashboard import bucket_badge, cached_chart_specs, cached_overview
+
+if current_actor() is None:      # only app.py's sign-in gate runs pages; this also sends a stray direct run there
+    st.stop()
 
 QUEUE = "pages/queue.py"
 BAND_SLUG = {band: slug for slug, band in AGE_SLUGS.items()}

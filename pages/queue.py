@@ -19,6 +19,8 @@ from ui.dashboard import bucket_cell_style, cached_assignees, cached_queue_page,
 REVIEW = "pages/review.py"
 ss = st.session_state
 actor = current_actor()
+if actor is None:               # only app.py's sign-in gate runs pages; this also sends a stray direct run there
+    st.stop()
 
 # Widget keys, and the non-widget keys that outlive a visit to another page.
 BUCKET, STATE, ASSIGNEE, AGE, BREACHED, TEXT, WAITING = (

@@ -97,3 +97,16 @@ def test_deep_link_right_after_start_lands_on_the_filtered_queue(demo_db, page, 
         page.screenshot(path=str(artifacts / "dashboard-queue-deep-link.png"), full_page=True)
     finally:
         app.stop()
+
+
+def test_overview_deep_link_right_after_start_shows_no_numbers_before_sign_in(demo_db, page):
+    app = RunningApp(demo_db)
+    try:
+        page.goto(f"{app.url}/overview")
+        wait_for_app(page)
+        page.locator(".st-key-sign_in_submit").wait_for()
+        main = page.locator("[data-testid='stMain']").inner_text()
+        assert "Open exceptions" not in main and page.locator("[data-testid='stMetric']").count() == 0
+        assert page.locator("[data-testid='stVegaLiteChart']").count() == 0
+    finally:
+        app.stop()

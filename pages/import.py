@@ -20,6 +20,7 @@ from exq_core.ingest.records import get_import, list_imports, rejects_csv, rejec
 from exq_core.models import BUCKETS, BUCKET_LABELS, FEED_COLUMNS, REQUIRED_COLUMNS
 from exq_core.workflow import PERMISSIONS
 from ui.common import current_actor, db_path, get_rules, get_store
+from ui.dashboard import md_escape as esc  # file names, column names and messages are data, not Markdown
 
 FORMATS = {
     "csv": "Generic feed (CSV)",
@@ -90,10 +91,10 @@ def _save_upload(uploaded) -> dict:
 
 def _show_report(report, *, imported: bool = False) -> None:
     if report.ok:
-        st.success(f"**{report.file_name}**: {report.rows:,} rows, no errors.")
+        st.success(f"**{esc(report.file_name)}**: {report.rows:,} rows, no errors.")
     else:
         verb = "would be skipped with “skip invalid rows”" if not imported else "were skipped"
-        st.error(f"**{report.file_name}**: {report.error_count:,} invalid value(s) in {report.invalid_rows:,} of "
+        st.error(f"**{esc(report.file_name)}**: {report.error_count:,} invalid value(s) in {report.invalid_rows:,} of "
                  f"{report.rows:,} rows. All-or-nothing: nothing is imported while a row is invalid; "
                  f"the invalid rows {verb}.")
         errors = pd.DataFrame([e.model_dump() for e in report.errors])
@@ -104,7 +105,7 @@ def _show_report(report, *, imported: bool = False) -> None:
         if report.error_count > len(report.errors):
             st.caption(f"The first {len(report.errors)} errors; {report.error_count - len(report.errors):,} more.")
     for warning in report.warnings:
-        st.info(warning, icon="ℹ️")
+        st.info(esc(warning), icon="ℹ️")
 
 
 def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
@@ -126,7 +127,7 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
     try:
         headers, samples = _columns(str(path), _stamp(path), encoding, delimiters[delim_label])
     except FeedError as err:
-        st.error(f"{file['name']}: {err}")
+        st.error(f"{esc(file['name'])}: {esc(err)}")
         return None
     suggestion = mappings.suggest_mapping(headers, samples)
     chosen = {h: f for h, f in (base_spec.columns.items() if base_spec else suggestion.columns.items())}
@@ -175,7 +176,7 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
             "default_currency": currency.strip().upper() or None, "decimal_comma": decimal_comma,
             "delimiter": delimiters[delim_label], "encoding": encoding}, "this mapping")
     except FeedError as err:
-        st.warning(str(err))
+        st.warning(esc(err))
         return None
     with st.form("save_mapping", border=False):
         s1, s2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -185,20 +186,20 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
             try:
                 saved_spec = mappings.save_mapping(store, mappings.parse_spec(
                     {**spec.model_dump(), "name": save_as.strip()}, "this mapping"), actor)
-                st.toast(f"Saved column mapping “{saved_spec.name}”.", icon="💾")
+                st.toast(f"Saved column mapping “{esc(saved_spec.name)}”.", icon="💾")
                 spec = saved_spec
             except (FeedError, NotPermitted) as err:
-                st.error(str(err))
+                st.error(esc(err))
     return spec
 
 
 def _show_result(result: dict) -> None:
     if result["status"] == "duplicate":
-        st.info(result["message"], icon="🔁")
+        st.info(esc(result["message"]), icon="🔁")
         return
     by_bucket = result["cases_new_by_bucket"]
     label = "Imported" if result["status"] == "imported" else "Imported the valid rows"
-    st.success(f"{label}: **{result['file_name']}** is import #{result['import_id']}.", icon="✅")
+    st.success(f"{label}: **{esc(result['file_name'])}** is import #{result['import_id']}.", icon="✅")
     m = st.columns(5)
     m[0].metric("Rows read", f"{result['rows']:,}")
     m[1].metric("New cases", f"{sum(by_bucket.values()):,}")
@@ -234,7 +235,7 @@ def _import_tab() -> None:
     try:
         detected = readers.detect_format(path)
     except OSError as err:
-        st.error(f"{file['name']}: {err}")
+        st.error(f"{esc(file['name'])}: {esc(err)}")
         return
     needs_mapping = False
     if detected in ("csv", "parquet", "jsonl"):
@@ -265,7 +266,7 @@ def _import_tab() -> None:
     try:
         report, rows = _preview(str(path), _stamp(path), fmt, spec.model_dump_json() if spec else None, encoding)
     except ExqError as err:
-        st.error(f"**{file['name']}** cannot be imported: {err}", icon="🚫")
+        st.error(f"**{esc(file['name'])}** cannot be imported: {esc(err)}", icon="🚫")
         return
     _show_report(report)
     st.caption(f"The first {len(rows)} of {report.rows:,} rows as exq will read them (times in UTC; "
@@ -276,7 +277,7 @@ def _import_tab() -> None:
     if not report.ok:
         skip = st.checkbox(f"Skip invalid rows: import the {report.rows - report.invalid_rows:,} valid rows and "
                            f"keep the {report.invalid_rows:,} invalid ones as rejects", key="import_skip")
-    st.button(f"Import {file['name']}", type="primary", disabled=not report.ok and not skip, key="import_go",
+    st.button(f"Import {esc(file['name'])}", type="primary", disabled=not report.ok and not skip, key="import_go",
               on_click=_clicked, args=("import",))
     if _was_clicked("import"):
         bar = st.progress(0.0, text="starting")
@@ -293,7 +294,7 @@ def _import_tab() -> None:
             _show_report(err.report)
         except ExqError as err:
             bar.empty()
-            st.error(f"Nothing was imported: {err}")
+            st.error(f"Nothing was imported: {esc(err)}")
     result = st.session_state.get(RESULT_KEY)
     if result:
         _show_result(result)
@@ -326,13 +327,13 @@ def _history_tab() -> None:
         return
     by_bucket = item["cases_new_by_bucket"] or {}
     if by_bucket:
-        st.write("New cases: " + ", ".join(f"{BUCKET_LABELS.get(b, b)} {n:,}" for b, n in by_bucket.items()))
-    st.caption(f"content hash `{(item['content_hash'] or '')[:16]}…` · source `{item['source']}` · rules "
-               f"`{item['rules_version']}` · by {item['actor']}")
+        st.write("New cases: " + esc(", ".join(f"{BUCKET_LABELS.get(b, b)} {n:,}" for b, n in by_bucket.items())))
+    st.caption(f"content hash `{(item['content_hash'] or '')[:16]}…` · source {esc(item['source'])} · rules "
+               f"{esc(item['rules_version'])} · by {esc(item['actor'])}")
     if item["message"]:
         label = "Report" if item["status"] in ("refused", "failed") else "Notes"
         st.caption(label)
-        st.code(item["message"], language=None, wrap_lines=True)
+        st.code(item["message"], language=None, wrap_lines=True)   # a code block shows text as it is
     n = count_rejects(store, chosen)
     if n:
         st.caption(f"{n:,} rejected value(s)")
@@ -352,14 +353,14 @@ def _inbox_tab() -> None:
         last = f", last looked at {watcher.last_pass:%H:%M:%S} UTC" if watcher.last_pass else ""
         st.caption(f"{state} every {watcher.interval:g} s{last}")
         if watcher.last_error:
-            st.error(f"The last inbox pass failed: {watcher.last_error}")
+            st.error(f"The last inbox pass failed: {esc(watcher.last_error)}")
     st.markdown(f"Drop feed files into `{folder}` — the generic feed or a Shopify export. While this dashboard "
                 "runs it owns the database, so scheduled exports and scripts hand files over here: each is "
                 "imported all-or-nothing within a minute and moved to `done/`, or to `failed/` with a "
                 "`.report.txt` beside it.")
     files = inbox_files(folder)
     if files["waiting"]:
-        st.write(f"Waiting: {', '.join(f['file'] for f in files['waiting'])}")
+        st.write(f"Waiting: {esc(', '.join(f['file'] for f in files['waiting']))}")
     inbox_imports = list_imports(store, limit=50, actor="inbox")
     if inbox_imports:
         st.dataframe(pd.DataFrame([{"#": r["import_id"], "when (UTC)": r["started_at"], "file": r["file_name"],
@@ -367,10 +368,10 @@ def _inbox_tab() -> None:
                                     "new cases": r["cases_new"], "rejected": r["rejected"]} for r in inbox_imports]),
                      hide_index=True, width="stretch", key="inbox_imports")
     for f in files["failed"][:20]:
-        with st.expander(f"⛔ failed/{f['file']} ({f['modified']:%Y-%m-%d %H:%M} UTC)"):
+        with st.expander(f"⛔ failed/{esc(f['file'])} ({f['modified']:%Y-%m-%d %H:%M} UTC)"):
             st.code(f["report"] or "(no report)", language=None, wrap_lines=True)
     if files["done"]:
-        st.caption("Done: " + ", ".join(f["file"] for f in files["done"][:20]))
+        st.caption("Done: " + esc(", ".join(f["file"] for f in files["done"][:20])))
 
 
 def _mappings_tab() -> None:
@@ -379,7 +380,7 @@ def _mappings_tab() -> None:
         st.caption("No saved column mappings yet. Upload a file in another layout to make one, or save a "
                    "mapping .toml file below.")
     for m in saved:
-        with st.expander(f"{m['name']} — {len(m['spec'].columns)} columns, saved by {m['updated_by']} "
+        with st.expander(f"{esc(m['name'])} — {len(m['spec'].columns)} columns, saved by {esc(m['updated_by'])} "
                          f"{m['updated_at']:%Y-%m-%d %H:%M} UTC"):
             st.code(m["spec"].to_toml(), language="toml")
             if can_import:
@@ -397,9 +398,9 @@ def _mappings_tab() -> None:
                 target.write_bytes(toml_file.getbuffer())
                 try:
                     spec = mappings.save_mapping(store, mappings.load_toml(target), actor)
-                    st.toast(f"Saved column mapping “{spec.name}”.", icon="💾")
+                    st.toast(f"Saved column mapping “{esc(spec.name)}”.", icon="💾")
                 except (FeedError, NotPermitted) as err:
-                    st.error(str(err))
+                    st.error(esc(err))
 
 
 tab_import, tab_history, tab_inbox, tab_mappings = st.tabs(["Import a file", "History", "Inbox", "Mappings"])

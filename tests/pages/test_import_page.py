@@ -5,6 +5,7 @@ would, in the session; the browser test uploads for real.)"""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def with_file(at, path: Path):
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """Element texts with Markdown escapes removed (the page escapes file names and messages)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
 
 
 def frame(at, *columns: str, exact: bool = False):
@@ -158,3 +160,14 @@ def test_the_inbox_tab_lists_results_and_failed_reports(app_env, manager, monkey
     assert set(inbox["file"]) == {"good.csv", "bad.csv"}
     assert any(str(folder) in m for m in texts(at.markdown))
     assert any("bad.csv:2 (line 2) column order_total 'x'" in c.value for c in at.code)
+
+
+def test_file_and_column_names_render_as_text(app_env, manager, tmp_path):
+    path = tmp_path / "**bold** [x](javascript:alert(1)).csv"
+    write_feed(path, [{"order_id": "H1"}], columns=["order_id", "placed_at", "order_total", "<img src=x onerror=alert(1)>"])
+    at = with_file(app_test(manager, PAGE), path)
+    assert not at.exception
+    ok = [e.value for e in at.success if "rows, no errors" in e.value][0]     # the Markdown source
+    assert "\\*\\*bold\\*\\*" in ok and "\\[x\\]\\(javascript" in ok
+    warning = [e.value for e in at.info if "ignored unknown column" in e.value][0]
+    assert "\\<img" in warning

@@ -196,11 +196,11 @@ OVERVIEW_DRAWN = """() => {
 }"""
 
 
-def _overview_from_goto(browser, url: str) -> dict[str, float]:
-    """A fresh browser session: goto, sign in, until the KPIs and all three charts are drawn. Also how long
-    the sign-in form took to show, and the Overview (drawn, after the click on "Sign in"); then, in the same
-    signed-in session, the Overview again from a click on its sidebar link (Queue → Overview)."""
-    context = browser.new_context(viewport={"width": 1500, "height": 1800})
+def _overview_from_goto(context, url: str) -> dict[str, float]:
+    """A new tab (a new Streamlit session, so a new sign-in): goto, sign in, until the KPIs and all three
+    charts are drawn. Also how long the sign-in form took to show, and the Overview (drawn, after the click
+    on "Sign in"); then, in the same signed-in session, the Overview again from a click on its sidebar link
+    (Queue → Overview)."""
     page = context.new_page()
     try:
         start = time.perf_counter()
@@ -225,7 +225,7 @@ def _overview_from_goto(browser, url: str) -> dict[str, float]:
         return {"total": drawn - start - (clicked - form), "form": form - start, "after_sign_in": drawn - clicked,
                 "from_nav": switched - again}
     finally:
-        context.close()
+        page.close()
 
 
 def bench_app(ctx: Context) -> list[Row]:
@@ -261,13 +261,14 @@ def bench_app(ctx: Context) -> list[Row]:
     return [
         Row("app server RSS after Overview + Queue loaded", rss_mb, "MB", f"≤ {RSS_MB:.0f} MB",
             _verdict(ctx, rss_mb <= RSS_MB)),
-        Row("overview in Chromium: goto → sign-in → KPIs + 3 charts drawn (median)", median("total"), "s",
+        Row("overview in Chromium: goto → sign-in → KPIs + 3 charts drawn (median, browser cache warm)",
+            median("total"), "s",
             f"≤ {RENDER_S:.0f} s", _verdict(ctx, median("total") <= RENDER_S)),
         Row("  of which: goto → sign-in form shown", median("form"), "s"),
         Row("  of which: 'Sign in' click → Overview drawn (incl. password check)", median("after_sign_in"), "s"),
         Row("overview in Chromium from the sidebar, signed in (median)", median("from_nav"), "s",
             f"≤ {RENDER_S:.0f} s", _verdict(ctx, median("from_nav") <= RENDER_S)),
-        Row("overview in Chromium, first visit after server start", first["total"], "s"),
+        Row("overview in Chromium, first visit after server start (browser cache cold)", first["total"], "s"),
     ]
 
 
@@ -280,8 +281,14 @@ def _browse(url: str, repeat: int) -> tuple[float, list[float]]:
             "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--no-first-run"])
         try:
-            first = _overview_from_goto(browser, url)            # first visit after start: cold caches
-            renders = [_overview_from_goto(browser, url) for _ in range(repeat)]
+            # The first visit after the server starts, in a browser that has never loaded the app; then
+            # returning visits (new tabs, so new sessions and new sign-ins) with the browser's cache warm.
+            first = _overview_from_goto(cold := browser.new_context(viewport={"width": 1500, "height": 1800}), url)
+            cold.close()
+            warm = browser.new_context(viewport={"width": 1500, "height": 1800})
+            _overview_from_goto(warm, url)
+            renders = [_overview_from_goto(warm, url) for _ in range(repeat)]
+            warm.close()
             context = browser.new_context(viewport={"width": 1500, "height": 1200})
             page = context.new_page()
             page.goto(f"{url}/queue?bucket=fraud_risk")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
+import pandas as pd
 from pydantic import BaseModel, Field
 
 from .models import AGE_BANDS, BUCKETS, OPEN_STATES, STATES, Bucket, State
@@ -185,17 +186,16 @@ def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
         FROM counts n LEFT JOIN page p ON true
         ORDER BY p.bucket_weight + p.value_points + p.urgency_points DESC, p.opened_at ASC, p.case_id ASC""",
                        params).df()
-    total, hidden = int(rows["_total"].iloc[0]), int(rows["_hidden"].iloc[0])
-    page = rows[rows["case_id"].notna()].drop(columns=["_total", "_hidden"]).reset_index(drop=True)
-    page["case_id"] = page["case_id"].astype("int64")
+    total, hidden = int(rows.iat[0, 0]), int(rows.iat[0, 1])
+    page = rows.iloc[:, 2:] if pd.notna(rows.iat[0, 2]) else rows.iloc[0:0, 2:]   # no page: one row of counts
     # The page's currencies in a second query filtered by the page's order ids: a join would read the
     # orders table's columns for every order (DuckDB's join filter only prunes row groups).
-    facts = cur.execute("""SELECT source, order_id, currency FROM orders
-                           WHERE order_id = ANY($ids) AND source = ANY($sources)""",
-                        {"ids": list(dict.fromkeys(page["order_id"])),
-                         "sources": list(dict.fromkeys(page["source"]))}).df()
-    page = page.merge(facts, on=["source", "order_id"], how="left")
-    return page[list(QUEUE_COLUMNS)], total, hidden
+    keys = list(zip(page["source"], page["order_id"]))
+    currency = dict(((src, oid), cur_) for src, oid, cur_ in cur.execute(
+        "SELECT source, order_id, currency FROM orders WHERE order_id = ANY($ids) AND source = ANY($sources)",
+        {"ids": list({k[1] for k in keys}), "sources": list({k[0] for k in keys})}).fetchall()) if keys else {}
+    page.insert(QUEUE_COLUMNS.index("currency"), "currency", [currency.get(k) for k in keys])
+    return page, total, hidden
 
 
 def queue_page(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None, *, limit: int = 50,

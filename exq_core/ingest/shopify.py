@@ -1,8 +1,8 @@
 """The Shopify orders export (Admin → Orders → Export → CSV): one row per line item, read into the feed.
 
-Lines of one order share its `Name` (#1001); the order's own fields are on its first line and usually
-blank on the others, so every order field is the first non-blank value among the order's lines, and
-`items_ordered` is the sum of `Lineitem quantity`. What the export says maps onto the feed like this
+Lines of one order share its `Name` (#1001); the order's own fields are on its first line (the first with
+a `Total`) and blank on the others, so the order's fields come from that head line, `items_ordered` is the
+sum of `Lineitem quantity` over all its lines, and lines of one order found apart are a duplicate order. What the export says maps onto the feed like this
 (README, "Importing your own orders", has the table a person reads):
 
 * Name → order_id (Id when Name is blank) · Created at → placed_at (Shopify writes "2026-11-20 14:03:11

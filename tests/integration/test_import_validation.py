@@ -224,3 +224,11 @@ def test_cli_names_an_unreadable_file(store, tmp_path, capsys):
     store.close()
     assert main(["import", str(path), "--db", db, "--quiet"]) == 1
     assert "photo.csv" in capsys.readouterr().err
+
+
+def test_a_utf16_file_from_excel_is_read(store, tmp_path):
+    path = tmp_path / "unicode.csv"
+    path.write_text("order_id,placed_at,order_total,ship_name\nU1,2026-11-20T10:00:00Z,10.00,Zoë\n", encoding="utf-16")
+    assert import_file(store, path).orders_new == 1
+    with store.read() as cur:
+        assert cur.execute("SELECT ship_name FROM orders").fetchone()[0] == "Zoë"

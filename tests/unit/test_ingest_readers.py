@@ -1,0 +1,78 @@
+"""Layout detection and the first look at a file: what it is, and what it is not."""
+from __future__ import annotations
+
+import pytest
+
+from exq_core.errors import FeedError
+from exq_core.ingest.readers import check_text_file, detect_format, normalise_encoding
+from exq_core.ingest.shopify import looks_like_shopify
+from tests.ingest_support import shopify_header
+
+
+@pytest.mark.parametrize("name, head, fmt", [
+    ("a.parquet", b"PAR1....", "parquet"),
+    ("a.bin", b"PAR1....", "parquet"),
+    ("a.jsonl", b'{"order_id": 1}', "jsonl"),
+    ("a.ndjson", b'{"order_id": 1}', "jsonl"),
+    ("a.txt", b'[{"order_id": 1}]', "jsonl"),
+    ("a.csv", b"order_id,placed_at,order_total\n", "csv"),
+    ("a.tsv", b"order_id\tplaced_at\torder_total\n", "csv"),
+])
+def test_detect_format(tmp_path, name, head, fmt):
+    path = tmp_path / name
+    path.write_bytes(head)
+    assert detect_format(path) == fmt
+
+
+def test_a_shopify_header_is_recognised_with_or_without_a_bom(tmp_path):
+    header = ",".join(shopify_header()) + "\n"
+    for prefix in ("", "\ufeff"):
+        path = tmp_path / "export.csv"
+        path.write_text(prefix + header, encoding="utf-8")
+        assert looks_like_shopify(path) and detect_format(path) == "shopify"
+    path.write_text("Name,Email,Total\n")                     # not enough of the header
+    assert not looks_like_shopify(path)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert not looks_like_shopify(path)
+
+
+@pytest.mark.parametrize("head, what", [
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "PNG image"),
+    (b"\xff\xd8\xff\xe0" + bytes(64), "JPEG image"),
+    (b"PK\x03\x04" + bytes(64), "ZIP archive"),
+    (b"%PDF-1.4\n", "PDF document"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "old Excel"),
+    (b"SQLite format 3\x00" + bytes(64), "SQLite database"),
+    (b"\x00\x01\x02\x03" * 100, "binary data"),
+])
+def test_files_that_are_not_tables(tmp_path, head, what):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(head)
+    with pytest.raises(FeedError, match=f"not a CSV file.*{what}"):
+        check_text_file(path)
+
+
+def test_text_files_pass_and_utf16_is_recognised(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,placed_at\nA,2026-11-20\n", encoding="utf-8")
+    assert check_text_file(path) == "utf-8"
+    path.write_text("order_id,placed_at\nA,2026-11-20\n", encoding="utf-16")   # Excel's "Unicode text"
+    assert check_text_file(path) == "utf-16"
+    gz = tmp_path / "orders.csv.gz"
+    gz.write_bytes(b"\x1f\x8b\x08\x00" + bytes(20))
+    assert check_text_file(gz) == "utf-8"                    # DuckDB reads gzip CSV itself
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(FeedError, match="empty"):
+        check_text_file(empty)
+
+
+@pytest.mark.parametrize("given, expected", [(None, "utf-8"), ("UTF8", "utf-8"), ("latin1", "latin-1"),
+                                             ("ISO-8859-1", "latin-1"), ("cp1252", "latin-1"), ("utf_16", "utf-16")])
+def test_encodings(given, expected):
+    assert normalise_encoding(given) == expected
+
+
+def test_an_unknown_encoding_is_a_clear_error():
+    with pytest.raises(FeedError, match="unsupported encoding 'ebcdic'"):
+        normalise_encoding("ebcdic")

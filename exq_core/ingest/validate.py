@@ -156,7 +156,7 @@ def _text(col: str) -> str:
 def _bool(col: str) -> str:
     exact_t, exact_f = _in(col, TRUE_WORDS), _in(col, FALSE_WORDS)
     word = f"lower({_trim(col)})"
-    return (f"CASE WHEN {exact_t} THEN true WHEN {exact_f} THEN false "
+    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN {exact_t} THEN true WHEN {exact_f} THEN false "
             f"WHEN {_in(word, TRUE_WORDS)} THEN true WHEN {_in(word, FALSE_WORDS)} THEN false END")
 
 

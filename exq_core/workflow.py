@@ -153,7 +153,10 @@ def claim(case: Case, actor: Actor, now: datetime) -> TransitionResult:
         result = transition(case, request, actor, now, record_decision=False)
         return TransitionResult(changes=result.changes, event=result.event.model_copy(update={"kind": "claim"}),
                                 decision=None)
-    changes = {"assignee": actor.username, "claimed_at": now, "version": case.version + 1, "updated_at": now}
+    # Taking or renewing a claim without a state change leaves the version alone: the facts a reviewer
+    # decides on have not changed (and the stored suggestion for this version stays valid). Another
+    # person's live claim is what protects the case meanwhile.
+    changes = {"assignee": actor.username, "claimed_at": now, "updated_at": now}
     event = Event(case_id=case.case_id, at=now, actor=actor.username, kind="claim",
                   from_state=case.state, to_state=case.state)
     return TransitionResult(changes=changes, event=event, decision=None)
@@ -164,7 +167,7 @@ def release(case: Case, actor: Actor, now: datetime) -> TransitionResult:
     holder = claim_holder(case, now)
     if holder != actor.username:
         raise NotPermitted(f"You do not hold the claim on case {case.case_id}.")
-    changes = {"claimed_at": None, "version": case.version + 1, "updated_at": now}
+    changes = {"claimed_at": None, "updated_at": now}
     event = Event(case_id=case.case_id, at=now, actor=actor.username, kind="release",
                   from_state=case.state, to_state=case.state)
     return TransitionResult(changes=changes, event=event, decision=None)

@@ -275,26 +275,26 @@ def _import(uow, path: Path, *, fmt: str, options: dict, source: str, skip_inval
     tick("applying snapshots", 0.55)
     cols = ", ".join(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
     valid = "WHERE NOT EXISTS (SELECT 1 FROM row_errors e WHERE e.row_line = t.line)" if not report.ok else ""
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE batch AS
-        SELECT $source AS source, order_id, coalesce(updated_at, $now) AS updated_at, {cols}
-        FROM ({typed_sql(raw.table, default_currency)}) t {valid}""",
-                {"source": source, "now": now})
+    batch = f"""(SELECT $source AS source, order_id, coalesce(updated_at, $now) AS updated_at, {cols}
+        FROM ({typed_sql(raw.table, default_currency)}) t {valid})"""
+    params = {"source": source, "now": now}
     # A stored order takes a snapshot only when it is newer and says something new: the same facts
     # again (an overlapping export) re-route nothing and bump no case versions.
+    # The typed batch is not materialised on its own: a million typed rows are copied once, not twice.
     changed = " OR ".join(f"b.{c} IS DISTINCT FROM o.{c}" for c in FEED_COLUMNS
                           if c not in ("order_id", "updated_at"))
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE applied AS
-        SELECT b.*, o.order_id IS NULL AS is_new FROM batch b
+        SELECT b.*, o.order_id IS NULL AS is_new FROM {batch} b
         LEFT JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
-        WHERE o.order_id IS NULL OR (b.updated_at > o.updated_at AND ({changed}))""")
-    batch_rows, orders_new, orders_updated = cur.execute(
-        """SELECT (SELECT count(*) FROM batch), count(*) FILTER (WHERE is_new),
-                  count(*) FILTER (WHERE NOT is_new) FROM applied""").fetchone()
+        WHERE o.order_id IS NULL OR (b.updated_at > o.updated_at AND ({changed}))""", params)
+    batch_rows = cur.execute(f"SELECT count(*) FROM {raw.table} t {valid}").fetchone()[0]
+    orders_new, orders_updated = cur.execute(
+        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM applied").fetchone()
     orders_stale = 0
     if batch_rows - orders_new - orders_updated:
-        orders_stale = cur.execute("""SELECT count(*) FROM batch b JOIN orders o
-                                      ON o.source = b.source AND o.order_id = b.order_id
-                                      WHERE b.updated_at <= o.updated_at""").fetchone()[0]
+        orders_stale = cur.execute(f"""SELECT count(*) FROM {batch} b JOIN orders o
+                                       ON o.source = b.source AND o.order_id = b.order_id
+                                       WHERE b.updated_at <= o.updated_at""", params).fetchone()[0]
     orders_unchanged = batch_rows - orders_new - orders_updated - orders_stale
     if orders_updated:
         cur.execute("""DELETE FROM orders USING applied a

@@ -156,7 +156,18 @@ def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
     hides because their follow-up time has not come. Paging happens in DuckDB; the filter is evaluated once."""
     f = f or QueueFilter()
     hides_snoozed = not f.include_waiting and not (f.states and State.WAITING in f.states)
-    where, params = _queue_where(f.model_copy(update={"include_waiting": True}))
+    text = (f.text or "").strip().lower()
+    where, params = _queue_where(f.model_copy(update={"include_waiting": True, "text": None}))
+    cases, currency = "cases", "NULL::VARCHAR"
+    if text:
+        # A text search joins the orders anyway: match there (after the join, so only the filtered cases'
+        # orders are searched) and take the currency along instead of looking it up afterwards.
+        cases = """(SELECT c.*, o.currency AS _currency, concat_ws(chr(31), c.order_id, o.customer_id,
+                           o.customer_email, o.ship_name, o.customer_message) AS _text
+                    FROM cases c LEFT JOIN orders o ON o.source = c.source AND o.order_id = c.order_id)"""
+        where += " AND contains(lower(c._text), $text)"
+        params["text"] = text
+        currency = "p._currency"
     snoozed = "(c.state = 'waiting' AND c.follow_up_at > $now)" if hides_snoozed else "false"
     terms = rules.priority_term_sql("$now")
     params |= {"now": now, "limit": limit, "offset": offset}
@@ -164,14 +175,14 @@ def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
         WITH matched AS MATERIALIZED (
             SELECT c.*, coalesce({snoozed}, false) AS snoozed, {terms['bucket_weight']} AS bucket_weight,
                    {terms['value_points']} AS value_points, {terms['urgency_points']} AS urgency_points
-            FROM cases c WHERE {where}),
+            FROM {cases} c WHERE {where}),
         counts AS (SELECT count(*) FILTER (WHERE NOT snoozed) AS total, count(*) FILTER (WHERE snoozed) AS hidden
                    FROM matched),
         page AS (
             SELECT * FROM matched WHERE NOT snoozed
             ORDER BY bucket_weight + value_points + urgency_points DESC, opened_at ASC, case_id ASC
             LIMIT $limit OFFSET $offset)
-        SELECT n.total AS _total, n.hidden AS _hidden,
+        SELECT n.total AS _total, n.hidden AS _hidden, {currency} AS _currency,
                p.case_id, round(p.bucket_weight + p.value_points + p.urgency_points, 1) AS priority,
                p.bucket, p.state, p.order_id, p.order_total,
                epoch($now - p.opened_at) / 3600.0 AS age_hours,
@@ -187,14 +198,18 @@ def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
         ORDER BY p.bucket_weight + p.value_points + p.urgency_points DESC, p.opened_at ASC, p.case_id ASC""",
                        params).df()
     total, hidden = int(rows.iat[0, 0]), int(rows.iat[0, 1])
-    page = rows.iloc[:, 2:] if pd.notna(rows.iat[0, 2]) else rows.iloc[0:0, 2:]   # no page: one row of counts
-    # The page's currencies in a second query filtered by the page's order ids: a join would read the
-    # orders table's columns for every order (DuckDB's join filter only prunes row groups).
-    keys = list(zip(page["source"], page["order_id"]))
-    currency = dict(((src, oid), cur_) for src, oid, cur_ in cur.execute(
-        "SELECT source, order_id, currency FROM orders WHERE order_id = ANY($ids) AND source = ANY($sources)",
-        {"ids": list({k[1] for k in keys}), "sources": list({k[0] for k in keys})}).fetchall()) if keys else {}
-    page.insert(QUEUE_COLUMNS.index("currency"), "currency", [currency.get(k) for k in keys])
+    page = rows.iloc[:, 3:] if pd.notna(rows.iat[0, 3]) else rows.iloc[0:0, 3:]   # no page: one row of counts
+    if text:
+        currencies = list(rows["_currency"].iloc[:len(page)])
+    else:
+        # The page's currencies in a second query filtered by the page's order ids: a join would read the
+        # orders table's columns for every order (DuckDB's join filter only prunes row groups).
+        keys = list(zip(page["source"], page["order_id"]))
+        found = dict(((src, oid), c) for src, oid, c in cur.execute(
+            "SELECT source, order_id, currency FROM orders WHERE order_id = ANY($ids) AND source = ANY($sources)",
+            {"ids": list({k[1] for k in keys}), "sources": list({k[0] for k in keys})}).fetchall()) if keys else {}
+        currencies = [found.get(k) for k in keys]
+    page.insert(QUEUE_COLUMNS.index("currency"), "currency", currencies)
     return page, total, hidden
 
 

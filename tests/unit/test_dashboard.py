@@ -203,3 +203,15 @@ def test_queue_view_counts_the_snoozed_cases_it_hides(demo_store):
             assert total == queries.queue_page(cur, rules, now, f)[1] and len(rows) == min(10, total)
         rows, total, hidden = queries.queue_view(cur, rules, now, QueueFilter(), offset=10**6)
         assert rows.empty and total > 0 and list(rows.columns) == list(queries.QUEUE_COLUMNS)
+
+
+def test_a_text_search_shows_the_same_rows_as_without_it(demo_store):
+    now, rules = utcnow(), load_rules()
+    with demo_store.read() as cur:
+        everything = queries.queue_view(cur, rules, now, QueueFilter(include_waiting=True), limit=1000)[0]
+        for text in ("exq-10", "a", "@"):
+            found, total, _ = queries.queue_view(cur, rules, now, QueueFilter(text=text, include_waiting=True),
+                                                 limit=1000)
+            assert total == len(found) > 0
+            expected = everything[everything["case_id"].isin(found["case_id"])]
+            assert found.reset_index(drop=True).equals(expected.reset_index(drop=True)), text

@@ -80,7 +80,8 @@ class Check:
 
 
 def _check(col: str, bad: str, reason: str) -> Check:
-    return Check(col, f"({not_blank(col)} AND ({bad}))", _q(reason), f"left({col}, 120)")
+    # the check first: it is false for almost every value, so the blank test rarely runs at all
+    return Check(col, f"(({bad}) AND {not_blank(col)})", _q(reason), f"left({col}, 120)")
 
 
 def checks() -> list[Check]:
@@ -95,7 +96,7 @@ def checks() -> list[Check]:
                           "not an ISO 8601 date-time (e.g. 2026-11-27T09:30:00Z)"))
     for col in MONEY_COLUMNS:
         # one regex for the good values; which message applies is only worked out for the bad ones
-        out.append(Check(col, f"({not_blank(col)} AND NOT regexp_full_match({_trim(col)}, '{MONEY_OK_RE}'))",
+        out.append(Check(col, f"(NOT regexp_full_match({_trim(col)}, '{MONEY_OK_RE}') AND {not_blank(col)})",
                          f"CASE WHEN regexp_full_match({_trim(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
                          f"ELSE {_q(NOT_DECIMAL)} END", f"left({col}, 120)"))
     out.append(_check("order_total", "contains(order_total, '-') AND TRY_CAST(order_total AS DECIMAL(18,3)) < 0",

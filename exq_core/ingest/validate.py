@@ -52,6 +52,12 @@ def not_blank(col: str) -> str:
     return f"({col} IS NOT NULL AND {col} <> '' AND (NOT starts_with({col}, ' ') OR trim({col}) <> ''))"
 
 
+def _not_match(col: str, regex: str) -> str:
+    """NOT regexp_full_match(trim(col), regex) for a regex without spaces: the value as written is tried
+    first, and trim only runs for the values that fail it."""
+    return f"(NOT regexp_full_match({col}, '{regex}') AND NOT regexp_full_match(trim({col}), '{regex}'))"
+
+
 def _in(expr: str, words) -> str:
     return f"{expr} IN ({', '.join(_q(w) for w in words)})"
 
@@ -96,7 +102,7 @@ def checks() -> list[Check]:
                           "not an ISO 8601 date-time (e.g. 2026-11-27T09:30:00Z)"))
     for col in MONEY_COLUMNS:
         # one regex for the good values; which message applies is only worked out for the bad ones
-        out.append(Check(col, f"(NOT regexp_full_match({_trim(col)}, '{MONEY_OK_RE}') AND {not_blank(col)})",
+        out.append(Check(col, f"({_not_match(col, MONEY_OK_RE)} AND {not_blank(col)})",
                          f"CASE WHEN regexp_full_match({_trim(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
                          f"ELSE {_q(NOT_DECIMAL)} END", f"left({col}, 120)"))
     out.append(_check("order_total", "contains(order_total, '-') AND TRY_CAST(order_total AS DECIMAL(18,3)) < 0",
@@ -105,8 +111,8 @@ def checks() -> list[Check]:
                                     "NOT (TRY_CAST(risk_score AS DOUBLE) BETWEEN 0 AND 1)",
                       "risk_score must be a number from 0 to 1"))
     for col in INT_COLUMNS:
-        out.append(_check(col, f"NOT regexp_full_match({_trim(col)}, '{INT_RE}') OR "
-                               f"TRY_CAST({col} AS INTEGER) IS NULL", "not a whole number"))
+        out.append(_check(col, f"{_not_match(col, INT_RE)} OR TRY_CAST({col} AS INTEGER) IS NULL",
+                          "not a whole number"))
     out.append(_check("items_ordered", "contains(items_ordered, '-') AND TRY_CAST(items_ordered AS INTEGER) < 0",
                       "items_ordered must not be negative"))
     for col in BOOL_COLUMNS:
@@ -114,9 +120,9 @@ def checks() -> list[Check]:
     for col, enum in ENUM_COLUMNS.items():
         out.append(_check(col, _word_not_in(col, [e.value for e in enum]),
                           f"must be one of {', '.join(e.value for e in enum)}"))
-    out.append(_check("currency", f"NOT regexp_full_match({_trim('currency')}, '[A-Za-z]{{3}}')",
+    out.append(_check("currency", _not_match("currency", "[A-Za-z]{3}"),
                       "not an ISO 4217 currency code (three letters)"))
-    out.append(_check("ship_country", f"NOT regexp_full_match({_trim('ship_country')}, '[A-Za-z]{{2}}')",
+    out.append(_check("ship_country", _not_match("ship_country", "[A-Za-z]{2}"),
                       "not an ISO 3166 alpha-2 country code (two letters)"))
     for col in TEXT_COLUMNS + ("order_id",):
         # strlen (bytes) is free and never less than length (characters)

@@ -132,8 +132,14 @@ def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
                 if case.state in (State.NEW, State.WAITING) or \
                         (case.state is State.ESCALATED and rnd.random() < 0.3):
                     after = services.claim(store, case.case_id, actor, NOW)
-                    if after.version != case.version:       # a state change (new/waiting -> in_review)
-                        done.append(("claim", case.case_id, case.version))
+                    with store.read() as cur:  # this thread's own claim event says if the state moved
+                        moved = cur.execute("SELECT from_state <> to_state FROM events WHERE case_id = ? "
+                                            "AND actor = ? ORDER BY event_id DESC LIMIT 1",
+                                            [case.case_id, actor.username]).fetchone()[0]
+                    if moved:
+                        # a state change (new/waiting -> in_review): it won the version it moved from,
+                        # which may be newer than the one read above
+                        done.append(("claim", case.case_id, after.version - 1))
                     else:                                   # a claim alone leaves the version alone
                         claims_only.append(case.case_id)
                     continue

@@ -15,18 +15,18 @@ actor = gate()
 
 pages = {
     "Work": [
-        st.Page("pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
-        st.Page("pages/queue.py", title="Queue", icon="📋", url_path="queue"),
-        st.Page("pages/review.py", title="Review", icon="🔎", url_path="review"),
+        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+        st.Page("views/queue.py", title="Queue", icon=":material/format_list_numbered:", url_path="queue"),
+        st.Page("views/review.py", title="Review", icon=":material/fact_check:", url_path="review"),
     ],
     "Manage": [
-        st.Page("pages/insights.py", title="Insights", icon="📈", url_path="insights"),
-        st.Page("pages/import.py", title="Import", icon="📥", url_path="import"),
-        st.Page("pages/rules.py", title="Rules", icon="⚙️", url_path="rules"),
+        st.Page("views/insights.py", title="Insights", icon=":material/insights:", url_path="insights"),
+        st.Page("views/import.py", title="Import", icon=":material/upload_file:", url_path="import"),
+        st.Page("views/rules.py", title="Rules", icon=":material/rule:", url_path="rules"),
     ],
 }
 if actor is None or actor.role is Role.MANAGER:
-    pages["Manage"].append(st.Page("pages/users.py", title="Users", icon="👥", url_path="users"))
+    pages["Manage"].append(st.Page("views/users.py", title="Users", icon=":material/group:", url_path="users"))
 # Without a session every page stays registered but hidden and none runs: only the sign-in form renders,
 # and a deep link (/queue?bucket=fraud_risk) keeps its address, so it opens right after signing in.
 nav = st.navigation(pages, position="sidebar" if actor else "hidden")

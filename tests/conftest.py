@@ -7,8 +7,8 @@ with the password TEST_PASSWORD — maria (manager), sam (reviewer), vic (viewer
 * AppTest (with the `app_env` fixture): put the person in the session before the first run —
       at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
       at.session_state["actor"] = manager            # Actor(username="maria", role=Role.MANAGER)
-      at.run(); at.switch_page("pages/queue.py").run()
-  or `at = app_test(manager, "pages/queue.py")`. The gate re-reads the account on every rerun, so the actor
+      at.run(); at.switch_page("views/queue.py").run()
+  or `at = app_test(manager, "views/queue.py")`. The gate re-reads the account on every rerun, so the actor
   must be an account in the database (a made-up name is signed out); add one with
   `auth.add_user(store, name, password_or_None, role, SYSTEM)`.
 * Playwright: `sign_in(page, running_app.url + "/queue?bucket=fraud_risk")` opens the address, signs in
@@ -115,17 +115,7 @@ def viewer() -> Actor:
 def app_env(demo_db, monkeypatch):
     """Point the app at a private demo database and forget cached resources between tests."""
     import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
     monkeypatch.setenv("EXQ_DB", str(demo_db))
-    # AppTest re-detects the pages/ directory on every run and would then run a switched-to page file
-    # without app.py (no sign-in gate, no sidebar). A real server stops doing that once app.py has run.
-    original_init = PagesManager.__init__
-
-    def init_without_pages_directory(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_without_pages_directory)
     monkeypatch.chdir(ROOT)
     st.cache_resource.clear()
     st.cache_data.clear()

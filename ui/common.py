@@ -59,20 +59,7 @@ def data_stamp() -> tuple:
 
 def current_actor() -> Actor | None:
     """The signed-in person. Set by the sign-in gate in app.py."""
-    _through_app_py()
     return st.session_state.get("actor")
-
-
-def _through_app_py() -> None:
-    """Every page must run through app.py and its sign-in gate. Streamlit still detects the old pages/
-    directory convention and, until app.py has called st.navigation once in the process, runs a deep-linked
-    page file directly — the first visitor after a server start opening /overview would skip sign-in.
-    Switch that off and rerun through app.py. (Internal Streamlit flag; moving pages/ elsewhere ends this.)"""
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-    if PagesManager.uses_pages_directory and get_script_run_ctx(suppress_warning=True) is not None:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 def bucket_label(bucket: str) -> str:
@@ -94,4 +81,3 @@ def now_minute() -> str:
     return utcnow().strftime("%Y-%m-%dT%H:%M")
 
 
-_through_app_py()  # on first import: before any page code below its imports runs

@@ -15,7 +15,7 @@ def _main_text(page) -> str:
 
 
 def test_deep_link_right_after_start_shows_sign_in_then_the_page(running_app, page, artifacts):
-    # The very first request to a fresh server: Streamlit would run pages/queue.py directly if nothing stopped it.
+    # The very first request to a fresh server must go through app.py's sign-in gate too (no page file runs alone).
     page.goto(f"{running_app.url}/queue?bucket=fraud_risk")
     wait_for_app(page)
     page.locator(FORM).wait_for()

@@ -9,7 +9,7 @@ def _app(actor: Actor) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["actor"] = actor
     at.run()
-    at.switch_page("pages/rules.py").run()
+    at.switch_page("views/rules.py").run()
     return at
 
 

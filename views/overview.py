@@ -11,7 +11,7 @@ from ui.dashboard import bucket_badge, cached_chart_specs, cached_overview
 if current_actor() is None:      # only app.py's sign-in gate runs pages; this also sends a stray direct run there
     st.stop()
 
-QUEUE = "pages/queue.py"
+QUEUE = "views/queue.py"
 BAND_SLUG = {band: slug for slug, band in AGE_SLUGS.items()}
 
 
@@ -45,7 +45,7 @@ if not data["orders"]:
     st.info("This database has no orders yet. Import a feed on the Import page, or load a demo shop "
             "from the command line:", icon=":material/inbox:")
     st.code("python -m exq_core demo", language="bash")
-    st.page_link("pages/import.py", label="Go to Import", icon=":material/upload_file:")
+    st.page_link("views/import.py", label="Go to Import", icon=":material/upload_file:")
 else:
     kpi_row()
     if not data["exceptions"]:

@@ -14,7 +14,7 @@ from exq_core import insights, services
 from exq_core.insights import DecisionLogFilter, InsightsFilter
 from exq_core.models import BUCKETS, Actor, Bucket, DecisionRequest, Role, State, Verdict, reasons_for
 from exq_core.store import Store, utcnow
-from tests.pages.review_support import session
+from tests.views.review_support import session
 
 MARIA = Actor(username="maria", role=Role.MANAGER)
 
@@ -142,7 +142,7 @@ def test_decision_log_pages_newest_first_and_exports_csv_safely(store, manager):
 
 @pytest.mark.slow
 def test_insights_page_renders_every_panel(app_env):
-    at = session(app_env, MARIA, page="pages/insights.py")
+    at = session(app_env, MARIA, page="views/insights.py")
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert labels == ["Decisions", "AI acceptance", "Overrides", "Cases resolved", "Median time to resolution"]
@@ -165,7 +165,7 @@ def test_insights_log_filters_find_one_case(app_env):
         with s.read() as cur:
             cid, n = cur.execute("SELECT case_id, count(*) FROM decisions GROUP BY ALL ORDER BY case_id "
                                  "LIMIT 1").fetchone()
-    at = session(app_env, MARIA, page="pages/insights.py")
+    at = session(app_env, MARIA, page="views/insights.py")
     at.number_input(key="in_log_case").set_value(cid).run()
     assert not at.exception
     log = at.dataframe[-1].value                                              # the log is the last table

@@ -25,7 +25,7 @@ def add_accounts(db: Path, *actors: Actor, password: str | None = None) -> None:
                 auth.add_user(store, actor.username, password, actor.role, SYSTEM)
 
 
-def session(db: Path, actor: Actor, page: str = "pages/review.py", case_id: int | None = None) -> AppTest:
+def session(db: Path, actor: Actor, page: str = "views/review.py", case_id: int | None = None) -> AppTest:
     """An AppTest browser session signed in as `actor`, on `page` (optionally ?case=<id>)."""
     add_accounts(db, actor)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -16,7 +16,7 @@ from ui.charts import STATE_LABELS
 from ui.common import current_actor, data_stamp, get_rules, get_store, now_minute
 from ui.dashboard import bucket_cell_style, cached_assignees, cached_queue_page, md_escape
 
-REVIEW = "pages/review.py"
+REVIEW = "views/review.py"
 ss = st.session_state
 actor = current_actor()
 if actor is None:               # only app.py's sign-in gate runs pages; this also sends a stray direct run there
@@ -263,7 +263,7 @@ if not total:
     if not any_case:
         st.info("No cases yet. Import a feed on the Import page, or load a demo shop with "
                 "`python -m exq_core demo`.", icon=":material/inbox:")
-        st.page_link("pages/import.py", label="Go to Import", icon=":material/upload_file:")
+        st.page_link("views/import.py", label="Go to Import", icon=":material/upload_file:")
     elif f == QueueFilter():
         st.success("The queue is empty: every case is resolved or snoozed until its follow-up.",
                    icon=":material/check_circle:")

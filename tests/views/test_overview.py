@@ -10,9 +10,9 @@ from exq_core import dashboard, queries
 from exq_core.dashboard import format_hours
 from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
 from exq_core.store import Store
-from tests.pages.dashboard_support import cli_stats, frozen_now, metric_values, session, vega_specs  # noqa: F401
+from tests.views.dashboard_support import cli_stats, frozen_now, metric_values, session, vega_specs  # noqa: F401
 
-PAGE = "pages/overview.py"
+PAGE = "views/overview.py"
 MARIA = Actor(username="maria", role=Role.MANAGER)
 LABELS = [BUCKET_LABELS[b] for b in BUCKETS]
 

@@ -9,9 +9,9 @@ from exq_core.models import BUCKET_LABELS, Actor, Role
 from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
 from exq_core.store import Store
-from tests.pages.dashboard_support import frozen_now, session  # noqa: F401
+from tests.views.dashboard_support import frozen_now, session  # noqa: F401
 
-PAGE = "pages/queue.py"
+PAGE = "views/queue.py"
 MARIA = Actor(username="maria", role=Role.MANAGER)
 SAM = Actor(username="sam", role=Role.REVIEWER)
 VIC = Actor(username="vic", role=Role.VIEWER)
@@ -252,7 +252,7 @@ def test_saved_views_save_list_apply_delete(app_env, frozen_now):
 
 def test_filters_survive_a_visit_to_another_page(app_env, frozen_now):
     at = session(app_env, SAM, PAGE, params={"bucket": "inventory_conflict"})
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     at.switch_page(PAGE).run()
     assert at.multiselect(key="queue_bucket").value == ["inventory_conflict"]
     assert dict(at.query_params) == {"bucket": "inventory_conflict"}

@@ -19,7 +19,7 @@ from tests.conftest import app_test
 from tests.ingest_support import order, write_shopify
 from tests.integration.conftest import write_feed
 
-PAGE = "pages/import.py"
+PAGE = "views/import.py"
 
 
 def with_file(at, path: Path):

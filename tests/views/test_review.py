@@ -13,7 +13,7 @@ from exq_core.errors import StaleCase
 from exq_core.models import Actor, DecisionRequest, Role, State, reasons_for
 from exq_core.rules import load_rules
 from exq_core.store import Store, utcnow
-from tests.pages.review_support import counts, session
+from tests.views.review_support import counts, session
 
 pytestmark = pytest.mark.slow
 

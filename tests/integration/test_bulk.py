@@ -14,7 +14,7 @@ from exq_core import services
 from exq_core.errors import NotPermitted
 from exq_core.models import Actor, DecisionRequest, Role, State
 from exq_core.store import Store, utcnow
-from tests.pages.review_support import counts
+from tests.views.review_support import counts
 
 MARIA = Actor(username="maria", role=Role.MANAGER)
 SAM = Actor(username="sam", role=Role.REVIEWER)

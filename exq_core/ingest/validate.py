@@ -4,8 +4,8 @@ named with its line, column, value and reason. The same rules as `models.FeedRow
 Cost matters here (SPEC §8: a million rows imported in seconds), so the SQL is shaped for DuckDB:
 * a row is first screened by one WHERE over plain boolean predicates (DuckDB short-circuits those);
   the error structs are only built for the few rows that fail;
-* `trim` allocates a new string for every value, so it only runs on values that start or end with a space
-  (`_trim`), and casts that skip surrounding white space themselves get the value as it is;
+* `trim` allocates a new string for every value, so it only runs on values that may have white space
+  around them (`_trim`), and casts that skip surrounding white space themselves get the value as it is;
 * duplicates are found by grouping, not by a window over every row.
 """
 from __future__ import annotations
@@ -37,25 +37,46 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# SPEC §2: blank is null, empty or only white space (a tab or a line break is white space too).
+WHITE_SPACE = " \t\n\r\v\f"
+_WS = "'" + WHITE_SPACE + "'"
+
+
+def _starts_blank(col: str) -> str:
+    """Empty, or the first character is white space (or another control character): `col < '!'` in
+    byte order. A comparison, so DuckDB can rule out whole row groups from their min/max statistics."""
+    return f"({col} < '!')"
+
+
+def _ws_edge(col: str) -> str:
+    """A cheap test that a value may have white space to trim: it starts with white space (or is empty),
+    or it ends with a space. A value that is only white space always starts with it."""
+    return f"({_starts_blank(col)} OR ends_with({col}, ' '))"
+
+
+def _strip(col: str) -> str:
+    return f"trim({col}, {_WS})"
+
+
 def _trim(col: str) -> str:
-    """trim(col), computed only for the values that need it."""
-    return f"(CASE WHEN starts_with({col}, ' ') OR ends_with({col}, ' ') THEN trim({col}) ELSE {col} END)"
+    """The value without surrounding white space, trimmed only when it may need it."""
+    return f"(CASE WHEN {_ws_edge(col)} THEN {_strip(col)} ELSE {col} END)"
 
 
 def blank(col: str) -> str:
     """NULL, empty or only spaces (a blank value that is not empty starts with a space)."""
-    return f"({col} IS NULL OR {col} = '' OR (starts_with({col}, ' ') AND trim({col}) = ''))"
+    return f"({col} IS NULL OR ({_starts_blank(col)} AND {_strip(col)} = ''))"
 
 
 def not_blank(col: str) -> str:
     """NOT blank(col), spelled out: DuckDB short-circuits AND/OR in a filter, but not under a NOT."""
-    return f"({col} IS NOT NULL AND {col} <> '' AND (NOT starts_with({col}, ' ') OR trim({col}) <> ''))"
+    return f"({col} IS NOT NULL AND ({col} >= '!' OR {_strip(col)} <> ''))"
 
 
 def _not_match(col: str, regex: str) -> str:
     """NOT regexp_full_match(trim(col), regex) for a regex without spaces: the value as written is tried
     first, and trim only runs for the values that fail it."""
-    return f"(NOT regexp_full_match({col}, '{regex}') AND NOT regexp_full_match(trim({col}), '{regex}'))"
+    return f"(NOT regexp_full_match({col}, '{regex}') AND NOT regexp_full_match({_strip(col)}, '{regex}'))"
 
 
 def _in(expr: str, words) -> str:
@@ -155,14 +176,13 @@ def errors_sql(raw: str) -> str:
 
 
 def _text(col: str) -> str:
-    """The value with spaces trimmed, blank as NULL."""
-    return (f"(CASE WHEN starts_with({col}, ' ') OR ends_with({col}, ' ') THEN nullif(trim({col}), '') "
-            f"WHEN {col} = '' THEN NULL ELSE {col} END)")
+    """The value with white space trimmed, blank as NULL."""
+    return f"(CASE WHEN {_ws_edge(col)} THEN nullif({_strip(col)}, '') ELSE {col} END)"
 
 
 def _bool(col: str) -> str:
     exact_t, exact_f = _in(col, TRUE_WORDS), _in(col, FALSE_WORDS)
-    word = f"lower({_trim(col)})"
+    word = f"lower({_trim(col)})"  # guarded: DuckDB may compute a repeated expression for every row
     return (f"CASE WHEN {col} IS NULL THEN NULL WHEN {exact_t} THEN true WHEN {exact_f} THEN false "
             f"WHEN {_in(word, TRUE_WORDS)} THEN true WHEN {_in(word, FALSE_WORDS)} THEN false END")
 

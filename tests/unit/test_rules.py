@@ -339,3 +339,9 @@ def test_rules_path_from_environment(tmp_path, monkeypatch):
     path.write_text(DEFAULT_TEXT.replace('version = "2026.11.1"', 'version = "local-7"'), encoding="utf-8")
     monkeypatch.setenv("EXQ_RULES", str(path))
     assert load_rules().version == "local-7"
+
+
+def test_white_space_only_values_are_unknown_and_fire_nothing_by_themselves():
+    assert route(return_requested="\t", damage_reported="\n", address_verified=" \t ",
+                 payment_status="\t", amount_paid="\t") == {"rules": [], "bucket": None, "flags": []}
+    assert route(ship_city="\t")["rules"] == ["address"]       # a blank ship field is a problem

@@ -148,3 +148,27 @@ def test_typed_values(con):
     assert a["customer_email"] is None and a["ship_city"] == "Berlin"
     assert a["customer_message"] == "<script>alert(1)</script>'; DROP TABLE orders; --"   # data, kept verbatim
     assert (b["currency"], b["risk_level"], b["fulfillment_status"]) == ("USD", None, None)
+
+
+@pytest.mark.parametrize("blank", ["\t", "\n", " \t \r\n ", "\v\f"])
+def test_white_space_of_any_kind_is_blank(con, blank):
+    """SPEC §2: blank is null, empty or only white space — tabs and line breaks included."""
+    fields = {"return_requested": blank, "damage_reported": blank, "address_verified": blank,
+              "payment_status": blank, "risk_level": blank, "amount_paid": blank, "risk_score": blank,
+              "items_available": blank, "updated_at": blank, "currency": blank, "ship_city": blank,
+              "customer_message": blank}
+    assert errors(con, [fields]) == []
+    [row] = typed(con, [fields])
+    assert all(row[c] is None for c in fields if c != "currency") and row["currency"] == "USD"
+    assert errors(con, [{"order_id": blank, "order_total": blank}]) == [
+        (2, "order_id", blank, "required value is blank"), (2, "order_total", blank, "required value is blank")]
+
+
+def test_white_space_around_values_is_trimmed(con):
+    fields = {"order_id": "\tA-7\n", "payment_status": "\tpaid", "return_requested": "\nyes",
+              "order_total": "\t12.5", "items_ordered": " \t3", "currency": "\teur", "ship_city": "\t Berlin "}
+    assert errors(con, [fields]) == []
+    [row] = typed(con, [fields])
+    assert (row["order_id"], row["payment_status"], row["return_requested"], row["order_total"],
+            row["items_ordered"], row["currency"], row["ship_city"]) == \
+        ("A-7", "paid", True, Decimal("12.500"), 3, "EUR", "Berlin")

@@ -64,7 +64,7 @@ def _trim(col: str) -> str:
 
 
 def blank(col: str) -> str:
-    """NULL, empty or only spaces (a blank value that is not empty starts with a space)."""
+    """NULL, empty or only white space (a blank value that is not empty starts with white space)."""
     return f"({col} IS NULL OR ({_starts_blank(col)} AND {_strip(col)} = ''))"
 
 

@@ -101,6 +101,18 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 _LOCK_RE = re.compile(r"\(PID (\d+)\)")
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock_for(path: Path) -> threading.RLock:
+    """One write lock per database file and process, so two Store objects on one file (DuckDB shares the
+    database between them) still serialise their writes."""
+    key = str(path) if str(path) == ":memory:" else str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 def utcnow() -> datetime:
     """Now, as the naive UTC timestamp every exq table stores."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -146,7 +158,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self.con = connect(self.path, read_only=read_only)
-        self._write_lock = threading.RLock()
+        self._write_lock = _write_lock_for(self.path)
         try:
             if migrate and not read_only:
                 self.migrate()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from bench.bench_shopify import SHOPIFY_HEADER
 
-REAL_HEADER_FILE = Path("/work/shared/data/shopify/orders_export_header.csv")
+# shared/ sits beside the checkout (locally and in CI)
+REAL_HEADER_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shopify" / "orders_export_header.csv"
 
 
 def shopify_header() -> list[str]:

@@ -8,14 +8,11 @@ peak RSS for the import (from `wait4`), not one inflated by the parent's earlier
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.run import ROOT, Context, Row
+from bench.run import ROOT, Context, Row, run_child
 
 BUDGET_SECONDS = 15.0
 BUDGET_RATIO = 3.0
@@ -46,20 +43,7 @@ def _child(kind: str, feed: str, db: str) -> None:
 
 def _measure(kind: str, feed: Path, db: Path) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds of all threads, peak RSS in MB) of one run in a child process."""
-    for p in (db, Path(str(db) + ".wal")):
-        p.unlink(missing_ok=True)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "bench.bench_import", kind, str(feed), str(db)],
-                                cwd=ROOT, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's rusage
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        out, err = out.read(), err.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} load failed ({proc.returncode}): {err[-2000:]}")
-    data = json.loads(out.strip().splitlines()[-1])
-    for p in (db, Path(str(db) + ".wal")):
-        p.unlink(missing_ok=True)
+    data, usage = run_child("bench.bench_import", kind, str(feed), str(db), remove=(db,))
     return data["seconds"], data["cpu"], usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 

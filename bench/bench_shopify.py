@@ -10,15 +10,13 @@ read, aggregate line items, validate, apply, route, commit).
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from bench.run import ROOT, Context, Row
+from bench.run import ROOT, Context, Row, run_child
 
 BUDGET_SECONDS = 15.0
 BUDGET_RATIO = 3.0
@@ -164,20 +162,7 @@ def _child(kind: str, export: str, db: str) -> None:
 
 def _measure(kind: str, export: Path, db: Path) -> tuple[float, float, dict]:
     """(seconds, peak RSS in MB, what the child printed — plus its CPU seconds) of one run in a child."""
-    for p in (db, Path(str(db) + ".wal")):
-        p.unlink(missing_ok=True)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "bench.bench_shopify", kind, str(export), str(db)],
-                                cwd=ROOT, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's rusage
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        out, err = out.read(), err.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} load failed ({proc.returncode}): {err[-2000:]}")
-    data = json.loads(out.strip().splitlines()[-1])
-    for p in (db, Path(str(db) + ".wal")):
-        p.unlink(missing_ok=True)
+    data, usage = run_child("bench.bench_shopify", kind, str(export), str(db), remove=(db,))
     data["cpu"] = usage.ru_utime + usage.ru_stime  # the whole child (startup included): load-independent
     return data["seconds"], usage.ru_maxrss / 1024, data  # ru_maxrss is in KiB on Linux
 

@@ -80,6 +80,32 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, list[float], ob
     return statistics.median(times), times, result
 
 
+def run_child(module: str, *args: str, remove: tuple[Path, ...] = ()) -> tuple[dict, object]:
+    """Run `python -m <module> <args>` in a child process, so its peak memory is its own.
+    Returns the JSON object on the child's last stdout line and the child's rusage. Files in `remove`
+    (and their .wal) are deleted before and after."""
+    import json
+    import os
+    import subprocess
+
+    def clean():
+        for p in remove:
+            for f in (p, Path(str(p) + ".wal")):
+                f.unlink(missing_ok=True)
+
+    clean()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's rusage
+        returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args[:1])} failed ({returncode}): {stderr[-2000:]}")
+    clean()
+    return json.loads(stdout.strip().splitlines()[-1]), usage
+
+
 def modules(only: list[str] | None = None):
     for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
         if info.name.startswith("bench_") and (not only or info.name.removeprefix("bench_") in only):

@@ -42,7 +42,6 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
         SELECT c.case_id, c.source, c.order_id, c.state, c.rules_fired, c.bucket, c.flags, c.condition_cleared
         FROM cases c SEMI JOIN {changed} ch ON c.source = ch.source AND c.order_id = ch.order_id
         QUALIFY row_number() OVER (PARTITION BY c.source, c.order_id ORDER BY c.case_id DESC) = 1""")
-    params = {"now": now, "version": version, "actor": actor}
 
     # New cases: fires something, and no case yet, or the last one is resolved and a new rule fires.
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE opened AS

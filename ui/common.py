@@ -6,8 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from exq_core import queries
-from exq_core.models import BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
+from exq_core.models import BUCKET_COLORS, BUCKETS, Actor
 from exq_core.rules import RuleSet, load_rules
 from exq_core.store import Store, default_db_path, utcnow
 
@@ -62,19 +61,8 @@ def current_actor() -> Actor | None:
     return st.session_state.get("actor")
 
 
-def bucket_label(bucket: str) -> str:
-    return BUCKET_LABELS.get(bucket, bucket)
-
-
 BUCKET_ORDER = [b.value for b in BUCKETS]
 BUCKET_PALETTE = [BUCKET_COLORS[b] for b in BUCKETS]
-
-
-@st.cache_data(ttl=300, show_spinner=False)
-def cached_stats(stamp: tuple, minute: str) -> dict:
-    """Overview numbers, keyed by the data stamp and the current minute (ages move with time)."""
-    with get_store().read() as cur:
-        return queries.stats(cur, utcnow())
 
 
 def now_minute() -> str:

@@ -199,7 +199,7 @@ def typed_sql(raw: str, default_currency: str) -> str:
     for col in MONEY_COLUMNS:
         cols.append(f"TRY_CAST({col} AS DECIMAL(18,3)) AS {col}")
     cols.append(f"coalesce(upper({_text('currency')}), {_q(default_currency)}) AS currency")
-    cols.append(f"TRY_CAST(risk_score AS DOUBLE) AS risk_score")
+    cols.append("TRY_CAST(risk_score AS DOUBLE) AS risk_score")
     for col in INT_COLUMNS:
         cols.append(f"TRY_CAST({col} AS INTEGER) AS {col}")
     for col in BOOL_COLUMNS:

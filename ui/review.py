@@ -8,6 +8,7 @@ Customer and model text is untrusted: it is shown with `st.text` / `st.dataframe
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
@@ -195,6 +196,8 @@ def _fmt(value) -> str:
         return f"{value:%Y-%m-%d %H:%M} UTC"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Decimal):  # money is stored with 3 places (for 3-decimal currencies); show what it has
+        return f"{value:,.{max(2, -value.normalize().as_tuple().exponent)}f}"
     return str(value)
 
 

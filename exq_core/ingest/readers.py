@@ -158,17 +158,54 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line")
 def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None, limit: int | None = None) -> str:
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
     enc = check_text_file(path, normalise_encoding(encoding))
-    options = {"header": True, "all_varchar": True, "encoding": enc, "strict_mode": True,
+    options = {"header": True, "skip": 0, "all_varchar": True, "encoding": enc, "strict_mode": True,
                "max_line_size": 4_000_000}
-    if delim:
-        options["delim"] = delim
+    # Fix the delimiter from the header line: left to guess, DuckDB's sniffer meets a ragged row by
+    # choosing another delimiter or no header, and the person then reads "missing required columns"
+    # instead of the line that has too many or too few fields.
+    options["delim"] = delim or header_delimiter(path, enc)
     opts = ", ".join(f"{k} = ${k}" for k in options)
     try:
         cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
                     + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path), **options})
     except duckdb.Error as err:
+        ragged = ragged_record(path, enc, options["delim"])
+        if ragged:
+            line, found, expected = ragged
+            raise FeedError(f"line {line} has {found} fields where the header has {expected}: check that "
+                            f"line's delimiters and quotes (the file uses {options['delim']!r}).") from None
         raise FeedError(explain_csv_error(err, enc)) from None
     return "loaded"
+
+
+def ragged_record(path: Path, encoding: str, delim: str) -> tuple[int, int, int] | None:
+    """The first record whose field count differs from the header's: (line, fields, header fields).
+    Only run after DuckDB refused the file, to name the line."""
+    import csv
+    try:
+        with open(path, newline="", encoding="utf-16" if encoding == "utf-16" else encoding, errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=delim)
+            header = next(reader, None)
+            if header is None:
+                return None
+            for record in reader:
+                if record and len(record) != len(header):
+                    return reader.line_num, len(record), len(header)
+    except csv.Error:
+        return None
+    return None
+
+
+def header_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter of a CSV, from its header line: the most frequent of , ; tab | outside quotes."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    text = head.decode("utf-16" if encoding == "utf-16" else encoding, errors="ignore").lstrip("\ufeff")
+    line = text.split("\n", 1)[0]
+    unquoted = "".join(part for i, part in enumerate(line.split('"')) if i % 2 == 0)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 def normalise_encoding(encoding: str | None) -> str:
@@ -183,7 +220,7 @@ def normalise_encoding(encoding: str | None) -> str:
 def explain_csv_error(err: Exception, encoding: str) -> str:
     text = str(err)
     low = text.lower()
-    if "unicode" in low or "utf" in low and "invalid" in low:
+    if "invalid unicode" in low or "byte sequence" in low:
         return (f"the file is not valid {encoding.upper()} text (it may be Latin-1 / Windows-1252, or not a "
                 f"text file at all). Re-save it as UTF-8, or import with --encoding latin-1.")
     if "sniff" in low or "could not convert" in low or "expected" in low and "column" in low \

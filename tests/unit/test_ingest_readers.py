@@ -76,3 +76,26 @@ def test_encodings(given, expected):
 def test_an_unknown_encoding_is_a_clear_error():
     with pytest.raises(FeedError, match="unsupported encoding 'ebcdic'"):
         normalise_encoding("ebcdic")
+
+
+@pytest.mark.parametrize("body, line, found", [
+    ("A1,2026-11-27T08:00:00Z,10.00\nA2,2026-11-27T08:00:00Z,10.00,extra\n", 3, 4),   # one field too many
+    ("A1,2026-11-27T08:00:00Z\n", 2, 2),                                               # one field too few
+])
+def test_a_ragged_row_is_named_by_its_line(store, tmp_path, body, line, found):
+    from exq_core.ingest import import_file
+    feed = tmp_path / "ragged.csv"
+    feed.write_text("order_id,placed_at,order_total\n" + body)
+    with pytest.raises(FeedError, match=rf"line {line} has {found} fields where the header has 3"):
+        import_file(store, feed)
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("header, delim", [("a,b;c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ('"x,y";b;c', ";"),
+                                           ("single", ",")])
+def test_the_delimiter_comes_from_the_header_line(tmp_path, header, delim):
+    from exq_core.ingest.readers import header_delimiter
+    path = tmp_path / "h.csv"
+    path.write_text(header + "\n1\n")
+    assert header_delimiter(path, "utf-8") == delim

@@ -124,6 +124,21 @@ def app_env(demo_db, monkeypatch):
     st.cache_data.clear()
 
 
+@pytest.fixture
+def empty_app_db(tmp_path, monkeypatch):
+    """A new, empty (migrated) database for AppTest: the first-run state a team sees before importing."""
+    import streamlit as st
+    db = tmp_path / "empty.duckdb"
+    Store(db).close()
+    monkeypatch.setenv("EXQ_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield db
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
 # -- a real app for browser tests -------------------------------------------------------------------
 
 def free_port() -> int:

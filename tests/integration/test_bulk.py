@@ -34,10 +34,8 @@ def panel(actor: Actor, case_ids: list[int]) -> AppTest:
 
 
 @pytest.fixture
-def store(app_env):
-    s = Store(app_env)
-    yield s
-    s.close()
+def store(app_env, demo_store):
+    return demo_store  # the same file the app under test reads
 
 
 def ids_where(store: Store, where: str, n: int) -> list[int]:

@@ -119,24 +119,15 @@ def test_clicking_a_bucket_in_a_chart_opens_the_filtered_queue(app_env, key, sel
     assert len(table) and set(table["Bucket"]) == {label}
 
 
-def test_empty_database_points_to_import_and_the_demo(tmp_path, monkeypatch):
-    import streamlit as st
-    db = tmp_path / "empty.duckdb"
-    Store(db).close()
-    monkeypatch.setenv("EXQ_DB", str(db))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    try:
-        at = session(db, MARIA)
-        assert not at.exception
-        assert "no orders yet" in at.info[0].value
-        assert at.code[0].value == "python -m exq_core demo"
-        assert any(link.proto.label == "Go to Import" for link in at.get("page_link"))
-        assert not at.metric and not at.get("vega_lite_chart")
-        assert "Last import: none yet" in [c.value for c in at.sidebar.caption]
-    finally:
-        st.cache_resource.clear()
-        st.cache_data.clear()
+def test_empty_database_points_to_import_and_the_demo(empty_app_db):
+    db = empty_app_db
+    at = session(db, MARIA)
+    assert not at.exception
+    assert "no orders yet" in at.info[0].value
+    assert at.code[0].value == "python -m exq_core demo"
+    assert any(link.proto.label == "Go to Import" for link in at.get("page_link"))
+    assert not at.metric and not at.get("vega_lite_chart")
+    assert "Last import: none yet" in [c.value for c in at.sidebar.caption]
 
 
 def test_only_resolved_cases_reads_as_a_clear_backlog(app_env, frozen_now):

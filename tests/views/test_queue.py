@@ -292,22 +292,13 @@ def test_hostile_order_text_is_shown_as_plain_text(app_env, frozen_now):
     assert at.button(key="queue_open").label == f"Open case #{case_id} for review"
 
 
-def test_empty_database_and_empty_results(tmp_path, monkeypatch):
-    import streamlit as st
-    db = tmp_path / "empty.duckdb"
-    Store(db).close()
-    monkeypatch.setenv("EXQ_DB", str(db))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    try:
-        at = session(db, SAM, PAGE)
-        assert not at.exception
-        assert "No cases yet" in at.info[0].value and "python -m exq_core demo" in at.info[0].value
-        assert not at.dataframe
-        assert any(link.proto.label == "Go to Import" for link in at.get("page_link"))
-    finally:
-        st.cache_resource.clear()
-        st.cache_data.clear()
+def test_empty_database_and_empty_results(empty_app_db):
+    db = empty_app_db
+    at = session(db, SAM, PAGE)
+    assert not at.exception
+    assert "No cases yet" in at.info[0].value and "python -m exq_core demo" in at.info[0].value
+    assert not at.dataframe
+    assert any(link.proto.label == "Go to Import" for link in at.get("page_link"))
 
 
 def test_everything_resolved_reads_as_done(app_env, frozen_now):

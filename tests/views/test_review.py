@@ -29,10 +29,8 @@ def db(app_env):
 
 
 @pytest.fixture
-def store(db):
-    s = Store(db)
-    yield s
-    s.close()
+def store(db, demo_store):
+    return demo_store  # the same file the app under test reads
 
 
 def first_case(store: Store, where: str) -> int:

@@ -14,7 +14,7 @@ import time
 from bench.run import Context, Row
 from exq_core import services
 from exq_core.models import DEFAULT_ACTIONS, Actor, DecisionRequest, Role, State, SuggestionRef, reasons_for
-from exq_core.store import Store, utcnow
+from exq_core.store import open_store, Store, utcnow
 
 BUDGET_MS = 30.0
 DECISIONS_PER_RUN = 250            # ≥ 200 per the issue; p95 over every timed decision
@@ -69,7 +69,7 @@ def _quantile(values: list[float], q: float) -> float:
 def run(ctx: Context) -> list[Row]:
     path = ctx.copy_db("decision")
     p50s, p95s, all_times = [], [], []
-    with Store(path) as store:
+    with open_store(path) as store:
         for _ in range(ctx.repeat):
             times = _run_once(store, DECISIONS_PER_RUN)
             p50s.append(statistics.median(times))

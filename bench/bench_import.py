@@ -22,7 +22,8 @@ def _child(kind: str, feed: str, db: str) -> None:
     """Runs in the child process: one measured load, its time printed as JSON."""
     import time
     sys.path.insert(0, str(ROOT))
-    from exq_core.store import Store, connect
+    from exq_core.store import open_store
+    from exq_core.store.duck import connect
     if kind == "bare":
         con = connect(db)
         start, cpu = time.perf_counter(), time.process_time()
@@ -32,7 +33,7 @@ def _child(kind: str, feed: str, db: str) -> None:
         con.close()
     else:
         from exq_core.ingest import import_file
-        store = Store(db)
+        store = open_store(db)
         start, cpu = time.perf_counter(), time.process_time()
         result = import_file(store, feed, fmt="csv", source="bench")
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -34,7 +34,7 @@ from exq_core import dashboard, queries
 from exq_core.models import AGE_BANDS, BUCKETS, STATES, SYSTEM, Role
 from exq_core.queries import UNASSIGNED, QueueFilter
 from exq_core.rules import load_rules
-from exq_core.store import Store, utcnow
+from exq_core.store import open_store, utcnow
 
 OVERVIEW_MS, RATIO = 300.0, 10.0
 FIRST_PAGE_MS, FILTER_MS = 100.0, 150.0
@@ -91,7 +91,7 @@ def _verdict(ctx: Context, ok: bool) -> bool | None:
 
 def bench_queries(ctx: Context) -> list[Row]:
     rules = load_rules()
-    with Store(ctx.demo_db(), read_only=True) as store, store.read() as cur:
+    with open_store(ctx.demo_db(), read_only=True) as store, store.read() as cur:
         now = utcnow()
         dashboard.overview(cur, now)                                  # warm: the first read loads the pages
         sql_s, _, sql_data = timed(lambda: dashboard.overview(cur, now), max(ctx.repeat, 3))
@@ -244,9 +244,9 @@ def bench_app(ctx: Context) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix="exq-bench-app-", dir=ctx.workdir))
     db = workdir / "app.duckdb"
     shutil.copy(ctx.demo_db(), db)
-    with Store(db) as store:
+    with open_store(db) as store:
         auth.add_user(store, USER, PASSWORD, Role.MANAGER, SYSTEM)
-        store.con.execute("CHECKPOINT")
+        store.checkpoint()
     proc, url = _start_app(db, workdir / "streamlit.log")
     try:
         # Its own thread: Playwright's sync API refuses to run where an asyncio loop is already running

@@ -122,7 +122,7 @@ def shopify_export_sql(lines: int, seed: int) -> str:
 def write_shopify_export(path: str | Path, lines: int, seed: int = 11, now: datetime | None = None) -> Path:
     """Write a Shopify orders export of `lines` line items (about lines / 2.5 orders)."""
     import duckdb
-    from exq_core.store import utcnow
+    from exq_core.store import open_store, utcnow
     path = Path(path)
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
@@ -137,7 +137,8 @@ def _child(kind: str, export: str, db: str) -> None:
     """Runs in the child process: one measured load, its time printed as JSON."""
     import time
     sys.path.insert(0, str(ROOT))
-    from exq_core.store import Store, connect
+    from exq_core.store import open_store
+    from exq_core.store.duck import connect
     if kind == "bare":
         con = connect(db)
         start = time.perf_counter()
@@ -148,7 +149,7 @@ def _child(kind: str, export: str, db: str) -> None:
         con.close()
     else:
         from exq_core.ingest import import_file
-        store = Store(db)
+        store = open_store(db)
         stages = {}
         start = time.perf_counter()
         result = import_file(store, export, fmt="shopify", source="bench",

@@ -56,11 +56,11 @@ class Context:
         """A database seeded with the demo (orders routed, history played out), built once; copy it."""
         if "db" not in self._cache:
             from exq_core.demo import seed_demo
-            from exq_core.store import Store
+            from exq_core.store import open_store
             path = self.workdir / f"demo-{self.orders}.duckdb"
-            with Store(path) as store:
+            with open_store(path) as store:
                 seed_demo(store, n=self.orders, seed=11)
-                store.con.execute("CHECKPOINT")
+                store.checkpoint()
             self._cache["db"] = path
         return self._cache["db"]
 

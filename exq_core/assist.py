@@ -722,7 +722,7 @@ def suggestion_for(store: Store, rules: RuleSet, case_id: int, now: datetime | N
         case = case_detail(cur, rules, case_id, now)
         if case is None:
             return None
-    key = (str(store.path), case_id, case["version"], config.key_model, config.prompt_version)
+    key = (store.label, case_id, case["version"], config.key_model, config.prompt_version)
     lock = _key_lock(key)
     with lock:
         with store.read() as cur:

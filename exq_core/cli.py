@@ -13,7 +13,7 @@ from . import queries
 from .errors import ExqError, FeedInvalid
 from .models import SYSTEM, Bucket
 from .rules import load_rules
-from .store import Store, connect, default_db_path, utcnow
+from .store import default_db_target, open_store, utcnow
 
 
 @contextmanager
@@ -42,8 +42,8 @@ def _json_default(value):
 
 
 def cmd_init(args) -> int:
-    with Store(args.db) as store:
-        print(f"{store.path}: schema version {store.schema_version()}")
+    with open_store(args.db) as store:
+        print(f"{store.label}: schema version {store.schema_version()}")
     return 0
 
 
@@ -51,7 +51,7 @@ def cmd_demo(args) -> int:
     from .demo import seed_demo
     path = Path(args.db)
     if path.exists() and not args.force:
-        with Store(path) as store, store.read() as cur:
+        with open_store(path) as store, store.read() as cur:
             if cur.execute("SELECT count(*) FROM orders").fetchone()[0]:
                 print(f"{path} already has orders; use --force to replace it with a fresh demo.",
                       file=sys.stderr)
@@ -59,10 +59,11 @@ def cmd_demo(args) -> int:
     if args.force:
         if path.exists():
             # never delete a file another process (the dashboard) holds: it would keep writing to a ghost
+            from .store.duck import connect
             connect(path).close()   # raises DatabaseLocked naming the holder
         for p in (path, Path(str(path) + ".wal")):
             p.unlink(missing_ok=True)
-    with Store(path) as store, progress_bar("demo", not args.quiet) as tick:
+    with open_store(path) as store, progress_bar("demo", not args.quiet) as tick:
         out = seed_demo(store, n=args.orders, seed=args.seed, progress=tick)
     result = out["import"]
     print(f"{path}: {result.rows:,} demo orders, {result.routine:,} routine, {result.cases_new:,} cases "
@@ -96,7 +97,7 @@ def cmd_import(args) -> int:
     rules = load_rules(args.rules)
     status = 0
     try:
-        store = Store(args.db)
+        store = open_store(args.db)
     except DatabaseLocked as err:
         inbox = inbox_dir(args.db)
         print(f"error: {err}", file=sys.stderr)
@@ -125,7 +126,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    with Store(args.db) as store, store.read() as cur:
+    with open_store(args.db) as store, store.read() as cur:
         data = queries.stats(cur, utcnow())
     if args.json:
         print(json.dumps(data, default=_json_default))
@@ -159,7 +160,7 @@ def cmd_suggest(args) -> int:
     from tqdm import tqdm
     config = assist.AIConfig.from_env()
     rules = load_rules(args.rules)
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         bar = tqdm(total=0, desc="suggest", unit="case", file=sys.stderr, disable=True if args.quiet else None,
                    leave=False)
 
@@ -185,7 +186,7 @@ def cmd_suggest(args) -> int:
 
 def cmd_export(args) -> int:
     out = Path(args.out or f"exq-{args.what}.csv")
-    with Store(args.db) as store, store.read() as cur:
+    with open_store(args.db) as store, store.read() as cur:
         cur.execute(f"COPY ({EXPORTS[args.what]}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (HEADER)")
         n = cur.execute(f"SELECT count(*) FROM ({EXPORTS[args.what]})").fetchone()[0]
     print(f"wrote {n:,} {args.what} to {out}")
@@ -195,8 +196,8 @@ def cmd_export(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exq_core", description="exq — the ecommerce exception queue")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=str(default_db_path()),
-                        help="database file (default: $EXQ_DB, else data/exq.duckdb)")
+    common.add_argument("--db", default=str(default_db_target()),
+                        help="database: a DuckDB file or a postgresql:// URL (default: $EXQ_DB, else data/exq.duckdb)")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True)
 

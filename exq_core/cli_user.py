@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import auth
 from .models import SYSTEM, Role
-from .store import Store
+from .store import open_store
 
 
 def _read_password(args, prompt: str = "Password") -> str | None:
@@ -37,14 +37,14 @@ def _show(account: auth.Account) -> str:
 
 def cmd_user_add(args) -> int:
     password = _read_password(args)
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         account = auth.add_user(store, args.name, password, args.role, SYSTEM)
     print(f"added {_show(account)}")
     return 0
 
 
 def cmd_user_list(args) -> int:
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         accounts = auth.list_users(store, SYSTEM)
     if args.json:
         print(json.dumps([a.model_dump(mode="json") for a in accounts]))
@@ -58,7 +58,7 @@ def cmd_user_list(args) -> int:
 
 
 def cmd_user_set_role(args) -> int:
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         account = auth.set_role(store, args.name, args.role, SYSTEM)
     print(f"changed {_show(account)}")
     return 0
@@ -66,14 +66,14 @@ def cmd_user_set_role(args) -> int:
 
 def cmd_user_passwd(args) -> int:
     password = _read_password(args, "New password")
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         account = auth.set_password(store, args.name, password, SYSTEM)
     print(f"password set for {account.username}")
     return 0
 
 
 def cmd_user_disable(args) -> int:
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         account = auth.set_disabled(store, args.name, args.command_name == "disable", SYSTEM)
     print(f"changed {_show(account)}")
     return 0
@@ -82,7 +82,7 @@ def cmd_user_disable(args) -> int:
 def cmd_user_first_run(args) -> int:
     """For `make run`: on a database without accounts, create the first manager; never prompts."""
     db = Path(args.db)
-    with Store(db) as store:
+    with open_store(db) as store:
         created = auth.ensure_first_manager(store, db.parent)
         count = auth.count_users(store)
     if created:

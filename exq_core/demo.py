@@ -257,23 +257,23 @@ def _bulk_write(store: Store, final, events, decisions, suggestions) -> None:
         for col in ("bucket", "state"):
             cases[col] = cases[col].astype(str)
         cases["flags"] = cases["flags"].map(lambda v: [str(x) for x in v])
-        cur.register("final_cases", cases)
+        cur.raw.register("final_cases", cases)
         sets = ", ".join(f"{c} = f.{c}" for c in CASE_COLUMNS if c not in ("case_id", "source", "order_id"))
         cur.execute(f"UPDATE cases SET {sets} FROM final_cases f WHERE cases.case_id = f.case_id")
         ev = pd.DataFrame(events)
         for col in ("from_state", "to_state"):
             ev[col] = ev[col].map(lambda v: None if v is None else str(v))
-        cur.register("ev", ev)
+        cur.raw.register("ev", ev)
         cur.execute('INSERT INTO events (case_id, "at", actor, kind, from_state, to_state, detail) '
                     'SELECT case_id, "at", actor, kind, from_state, to_state, detail FROM ev ORDER BY "at"')
         dec = pd.DataFrame(decisions)[list(DECISION_COLUMNS)]
         for col in ("verdict", "from_state", "to_state"):
             dec[col] = dec[col].astype(str)
-        cur.register("dec", dec)
+        cur.raw.register("dec", dec)
         cur.execute(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
                     f"SELECT {', '.join(DECISION_COLUMNS)} FROM dec ORDER BY decided_at")
         sug = pd.DataFrame(suggestions)
-        cur.register("sug", sug)
+        cur.raw.register("sug", sug)
         cur.execute("INSERT INTO suggestions SELECT suggestion_id, case_id, case_version, model, prompt_version, "
                     "source, summary, action, rationale, confidence, missing_evidence::VARCHAR[], error, "
                     "created_at FROM sug")
@@ -281,5 +281,5 @@ def _bulk_write(store: Store, final, events, decisions, suggestions) -> None:
         # move the sequence past the ids used above
         cur.execute("SELECT nextval('suggestion_seq') FROM range(?)", [max_sid]).fetchall()
         for name in ("final_cases", "ev", "dec", "sug"):
-            cur.unregister(name)
+            cur.raw.unregister(name)
         uow.commit()

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from exq_core import auth  # noqa: E402
 from exq_core.models import SYSTEM, Actor, Role  # noqa: E402
-from exq_core.store import Store  # noqa: E402
+from exq_core.store import open_store  # noqa: E402
 
 auth.BCRYPT_ROUNDS = 4   # tests only: fast hashes (the shipped cost is auth.DEFAULT_BCRYPT_ROUNDS)
 TEST_PASSWORD = "exq-test-password"
@@ -61,7 +61,7 @@ def now() -> datetime:
 @pytest.fixture
 def store(tmp_path):
     """An empty, migrated database file."""
-    s = Store(tmp_path / "exq.duckdb")
+    s = open_store(tmp_path / "exq.duckdb")
     yield s
     s.close()
 
@@ -71,11 +71,11 @@ def demo_template(tmp_path_factory) -> Path:
     """A demo database built once per test session; copy it, never write to it."""
     from exq_core.demo import seed_demo
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         seed_demo(s, n=DEMO_ORDERS, seed=7)
         for username, role in ACCOUNTS.items():
             auth.add_user(s, username, TEST_PASSWORD, role, SYSTEM)
-        s.con.execute("CHECKPOINT")
+        s.checkpoint()
     return path
 
 
@@ -89,7 +89,7 @@ def demo_db(demo_template, tmp_path) -> Path:
 
 @pytest.fixture
 def demo_store(demo_db):
-    s = Store(demo_db)
+    s = open_store(demo_db)
     yield s
     s.close()
 
@@ -129,7 +129,7 @@ def empty_app_db(tmp_path, monkeypatch):
     """A new, empty (migrated) database for AppTest: the first-run state a team sees before importing."""
     import streamlit as st
     db = tmp_path / "empty.duckdb"
-    Store(db).close()
+    open_store(db).close()
     monkeypatch.setenv("EXQ_DB", str(db))
     monkeypatch.chdir(ROOT)
     st.cache_resource.clear()

@@ -8,16 +8,16 @@ import streamlit as st
 
 from exq_core.models import BUCKET_COLORS, BUCKETS, Actor
 from exq_core.rules import RuleSet, load_rules
-from exq_core.store import Store, default_db_path, utcnow
+from exq_core.store import default_db_target, open_store, Store, utcnow
 
 
 def db_path() -> Path:
-    return Path(os.environ.get("EXQ_DB") or default_db_path())
+    return Path(os.environ.get("EXQ_DB") or default_db_target())
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
 def _store(path: str) -> Store:
-    return Store(path)
+    return open_store(path)
 
 
 def get_store() -> Store:

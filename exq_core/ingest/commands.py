@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 
 from ..models import SYSTEM
-from ..store import Store
+from ..store import open_store
 from . import mapping as mappings
 from .records import count_rejects, export_rejects, list_imports, rejects_frame
 
 
 def cmd_imports(args) -> int:
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         rows = list_imports(store, limit=args.limit)
     if not rows:
         print("no imports yet")
@@ -29,7 +29,7 @@ def cmd_imports(args) -> int:
 
 
 def cmd_rejects(args) -> int:
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         if args.out:
             n = export_rejects(store, args.out, args.import_id)
             print(f"wrote {n:,} rejected value(s) to {args.out}")
@@ -52,7 +52,7 @@ def cmd_mapping(args) -> int:
         what = "a .toml file" if args.action == "save" else "a data file" if args.action == "suggest" else "a name"
         print(f"error: mapping {args.action} needs {what}", file=sys.stderr)
         return 2
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         if args.action == "list":
             saved = mappings.list_mappings(store)
             if not saved:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from exq_core.models import State
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.conftest import sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +82,7 @@ def test_review_flow_end_to_end(demo_db, running_app, page, artifacts):
 
     # And in the database (the app owns the file while it runs: stop it first).
     running_app.stop()
-    with Store(demo_db) as store:
+    with open_store(demo_db) as store:
         with store.read() as cur:
             rows = cur.execute("SELECT reviewer, from_state, to_state, resolution_reason, evidence, verdict "
                                "FROM decisions WHERE case_id = ? AND decided_at > now()::TIMESTAMP - INTERVAL 1 HOUR",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from exq_core.models import FEED_COLUMNS
-from exq_core.store import Store
+from exq_core.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,8 +65,8 @@ def feed(tmp_path):
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from exq_core.store import Store
-    store = Store({path!r})
+    from exq_core.store import open_store
+    store = open_store({path!r})
     print("ready", flush=True)
     time.sleep(120)
 """)
@@ -76,7 +76,7 @@ HOLDER = textwrap.dedent("""
 def held_db(tmp_path):
     """A database file held open by another process; yields (path, holder pid)."""
     path = tmp_path / "held.duckdb"
-    Store(path).close()
+    open_store(path).close()
     proc = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT), path=str(path))],
                             stdout=subprocess.PIPE, text=True)
     try:

@@ -8,7 +8,7 @@ from exq_core.assist import suggestion_for
 from exq_core.models import BUCKETS, actions_for
 from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.ai_server import FAKE_MODEL, FakeOpenAI, answer, error, sequence, slow
 
 RULES = load_rules()
@@ -66,7 +66,7 @@ def test_suggest_precomputes_the_top_of_the_queue_in_parallel(demo_db, now, monk
     assert f"9 new (9 openai:{FAKE_MODEL})" in first.out
     assert "9 already had a suggestion; 0 new" in second.out
     assert "@example.com" not in server.bodies_text()           # the demo's e-mail addresses stay home
-    with Store(demo_db) as store, store.read() as cur:
+    with open_store(demo_db) as store, store.read() as cur:
         rows = cur.execute("SELECT s.case_id, s.source, c.state FROM suggestions s JOIN cases c USING (case_id) "
                            "WHERE s.model = ? AND s.prompt_version = ? AND s.case_version = c.version",
                            [FAKE_MODEL, assist.PROMPT_VERSION]).fetchall()

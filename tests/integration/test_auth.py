@@ -14,7 +14,7 @@ from exq_core import auth, cli, services
 from exq_core.errors import NotPermitted
 from exq_core.ingest import import_file
 from exq_core.models import SYSTEM, Actor, DecisionRequest, Role, State
-from exq_core.store import Store, utcnow
+from exq_core.store import open_store, Store, utcnow
 from tests.conftest import ACCOUNTS, NOW, TEST_PASSWORD
 
 PASSWORD = "s3cret-Plaintext-42"
@@ -240,7 +240,7 @@ def test_no_plaintext_password_in_any_table_or_the_file(store, tmp_path):
         (stored,) = cur.execute("SELECT password_hash FROM users").fetchone()
     assert "s3cret" not in dump
     assert stored.startswith("$2b$") and auth.verify_password(PASSWORD + "-2", stored)
-    store.con.execute("CHECKPOINT")
+    store.checkpoint()
     raw = store.path.read_bytes() + (store.path.with_suffix(".duckdb.wal").read_bytes()
                                      if store.path.with_suffix(".duckdb.wal").exists() else b"")
     assert b"s3cret" not in raw
@@ -307,7 +307,7 @@ def test_cli_user_commands(tmp_path, monkeypatch, capsys):
     assert code == 0
     code, out, _ = _cli(monkeypatch, capsys, "user", "list", "--db", db)
     assert "bob" in out and "boss" in out and "$2b$" not in out
-    with Store(db) as store:
+    with open_store(db) as store:
         assert auth.sign_in(store, "bob", "another-password", NOW).role is Role.VIEWER
     code, _, err = _cli(monkeypatch, capsys, "user", "disable", "boss", "--db", db)
     assert code == 2 and "last active manager" in err
@@ -326,7 +326,7 @@ def test_cli_prompts_for_the_password_and_never_takes_it_from_arguments(tmp_path
     assert code == 2 and "--password-stdin" in err         # no terminal: refuse instead of blocking
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["user", "add", "frank", "--role", "viewer", "--password", PASSWORD])
-    with Store(db) as store:
+    with open_store(db) as store:
         assert [a.username for a in auth.list_users(store, SYSTEM)] == ["carol"]
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from exq_core.models import AGE_BANDS, BUCKETS, STATES
-from exq_core.store import SCHEMA_VERSION, Store
+from exq_core.store import SCHEMA_VERSION, open_store
 
 from .conftest import ROOT, counts, snapshot
 
@@ -54,7 +54,7 @@ def test_stats_json(demo_file):
     all_cases = sum(sum(states.values()) for states in data["by_bucket"].values())
     assert data["routine"] + data["exceptions"] == data["orders"] and all_cases >= data["exceptions"]
     assert 0 <= data["breached"] <= data["open"]
-    with Store(demo_file, read_only=True) as store:
+    with open_store(demo_file, read_only=True) as store:
         assert counts(store)["orders"] == 600
 
 
@@ -64,11 +64,11 @@ def test_stats_text(demo_file):
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_file):
-    with Store(demo_file, read_only=True) as store:
+    with open_store(demo_file, read_only=True) as store:
         before = snapshot(store)
     out = cli("demo", "--orders", "100", db=demo_file, check=2)
     assert "already has orders" in out.stderr and "--force" in out.stderr
-    with Store(demo_file, read_only=True) as store:
+    with open_store(demo_file, read_only=True) as store:
         assert snapshot(store) == before
 
 
@@ -78,11 +78,11 @@ def test_import_good_then_again(tmp_path, feed):
     out = cli("import", str(path), db=db, check=0)
     assert "feed.csv: import #" in out.stdout and "imported: 2 rows" in out.stdout
     assert "new cases 1 (inventory_conflict 1)" in out.stdout
-    with Store(db) as store:
+    with open_store(db) as store:
         before = snapshot(store)
     again = cli("import", str(path), db=db, check=0)
     assert "already imported" in again.stdout
-    with Store(db) as store:
+    with open_store(db) as store:
         assert snapshot(store) == before
 
 
@@ -94,7 +94,7 @@ def test_import_bad_file_exits_1_with_a_report(tmp_path, feed):
     assert "bad.csv:3" in out.stderr and "placed_at" in out.stderr and "'last tuesday'" in out.stderr
     assert "not an ISO 8601 date-time" in out.stderr and "nothing was imported" in out.stderr
     assert "--skip-invalid" in out.stderr
-    with Store(db) as store:
+    with open_store(db) as store:
         assert counts(store)["orders"] == 0
 
 
@@ -103,7 +103,7 @@ def test_import_skip_invalid(tmp_path, feed):
     path = feed([{"order_id": "A"}, {"order_id": "B", "placed_at": "last tuesday"}], "bad.csv")
     out = cli("import", str(path), "--skip-invalid", db=db, check=0)
     assert "partial" in out.stdout and "1 rejected" in out.stdout and "bad.csv:3" in out.stderr
-    with Store(db) as store:
+    with open_store(db) as store:
         assert counts(store)["orders"] == 1 and counts(store)["rejects"] == 1
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from exq_core.errors import FeedError, FeedInvalid
 from exq_core.ingest import import_file
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.integration.conftest import ROUTINE, snapshot
 
 NASTY = [
@@ -55,7 +55,7 @@ def _csv(rows: list[dict]) -> bytes:
 
 def _attempt(data: bytes, name: str, skip_invalid: bool):
     """Import `data` into a fresh database; returns (result or None, error or None, before, after, store)."""
-    store = Store(":memory:")
+    store = open_store(":memory:")
     before = snapshot(store)
     result = error = None
     with tempfile.TemporaryDirectory(prefix="exq-hostile-") as tmp:

@@ -14,7 +14,7 @@ import pytest
 
 from exq_core.demo import write_feed as write_demo_feed
 from exq_core.ingest import import_file
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.conftest import ROOT
 from tests.integration.conftest import snapshot
 
@@ -81,9 +81,9 @@ def test_a_newer_snapshot_with_new_facts_is_applied(store, feed):
 KILLED_IMPORT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from exq_core.store import Store
+    from exq_core.store import open_store
     from exq_core.ingest import import_file
-    store = Store({db!r})
+    store = open_store({db!r})
     def tick(stage, fraction):
         if stage == {stage!r}:
             print("REACHED", stage, flush=True)
@@ -97,7 +97,7 @@ KILLED_IMPORT = textwrap.dedent("""
 @pytest.mark.parametrize("stage", ["validating", "applying snapshots", "routing", "committing"])
 def test_a_killed_import_leaves_the_database_as_before(demo_db, tmp_path, stage):
     feed = write_demo_feed(tmp_path / "big.csv", 30_000, seed=3)
-    with Store(demo_db) as store:
+    with open_store(demo_db) as store:
         before = snapshot(store)
     script = KILLED_IMPORT.format(root=str(ROOT), db=str(demo_db), stage=stage, feed=str(feed))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -116,7 +116,7 @@ def test_a_killed_import_leaves_the_database_as_before(demo_db, tmp_path, stage)
             proc.kill()
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    with Store(demo_db) as store:
+    with open_store(demo_db) as store:
         assert snapshot(store) == before
         # and the file imports cleanly afterwards: the killed attempt left no trace
         result = import_file(store, feed, source="kill")

@@ -144,8 +144,8 @@ def test_the_watcher_survives_a_failing_pass(store, inbox):
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from exq_core.store import Store
-    store = Store({db!r})
+    from exq_core.store import open_store
+    store = open_store({db!r})
     print("HOLDING", flush=True)
     time.sleep(120)
 """)

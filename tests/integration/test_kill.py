@@ -19,7 +19,7 @@ import pytest
 
 from exq_core.ingest import import_file
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
-from exq_core.store import Store
+from exq_core.store import open_store
 
 from .conftest import snapshot
 
@@ -34,8 +34,8 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from exq_core.ingest import import_file
     from exq_core.rules import load_rules
-    from exq_core.store import Store
-    store = Store({db!r})
+    from exq_core.store import open_store
+    store = open_store({db!r})
     print("open", flush=True)
     def tick(stage, fraction):
         print(stage, flush=True)
@@ -58,7 +58,7 @@ def before_db(tmp_path, feed) -> Path:
     """A database with an earlier small import in it (committed, not checkpointed: the WAL is in play)."""
     path = tmp_path / "exq.duckdb"
     rows = [{"order_id": f"EXQ-{100000 + i}", "items_available": "0" if i % 2 else "9"} for i in range(50)]
-    with Store(path) as store:
+    with open_store(path) as store:
         import_file(store, feed(rows, "earlier.csv"), rules=RULES, now=NOW)
     return path
 
@@ -94,7 +94,7 @@ def kill_at(proc: subprocess.Popen, stage: str | None = None, after: float | Non
 
 def check_usable(db: Path, big_feed: Path) -> None:
     """After the kill the same file imports the same feed to completion."""
-    with Store(db) as store:
+    with open_store(db) as store:
         result = import_file(store, big_feed, rules=RULES, now=NOW)
         assert result.status == "imported" and result.rows == BIG
         snap = snapshot(store)
@@ -103,12 +103,12 @@ def check_usable(db: Path, big_feed: Path) -> None:
 
 @pytest.mark.parametrize("stage", ["reading", "validating", "applying snapshots", "routing"])
 def test_killed_at_a_stage_leaves_the_database_as_before(before_db, big_feed, stage):
-    with Store(before_db) as store:
+    with open_store(before_db) as store:
         before = snapshot(store)
     size_before = before_db.stat().st_size
     seen = kill_at(start_import(before_db, big_feed), stage=stage)
     assert stage in seen
-    with Store(before_db) as store:
+    with open_store(before_db) as store:
         assert snapshot(store) == before
     print(f"killed at {stage}: file {size_before:,} -> {before_db.stat().st_size:,} bytes")
     if stage == "routing":   # the latest kill point has the most half-written state behind it
@@ -117,17 +117,17 @@ def test_killed_at_a_stage_leaves_the_database_as_before(before_db, big_feed, st
 
 @pytest.mark.parametrize("after", [0.5, 1.2])
 def test_killed_after_some_time_leaves_the_database_as_before(before_db, big_feed, after):
-    with Store(before_db) as store:
+    with open_store(before_db) as store:
         before = snapshot(store)
     kill_at(start_import(before_db, big_feed), after=after)
-    with Store(before_db) as store:
+    with open_store(before_db) as store:
         assert snapshot(store) == before
     check_usable(before_db, big_feed)
 
 
 def test_killed_while_committing_is_all_or_nothing(before_db, big_feed, tmp_path):
     """Killed as the commit starts: the file holds either the state before or the whole import."""
-    with Store(before_db) as store:
+    with open_store(before_db) as store:
         before = snapshot(store)
     reference = tmp_path / "reference.duckdb"
     import shutil
@@ -135,12 +135,12 @@ def test_killed_while_committing_is_all_or_nothing(before_db, big_feed, tmp_path
     wal = Path(str(before_db) + ".wal")
     if wal.exists():
         shutil.copy(wal, str(reference) + ".wal")
-    with Store(reference) as store:
+    with open_store(reference) as store:
         import_file(store, big_feed, rules=RULES, now=NOW)
         full = snapshot(store)
     full.pop("imports"), before.pop("imports")     # the import record holds its own finish time
     kill_at(start_import(before_db, big_feed), stage="committing")
-    with Store(before_db) as store:
+    with open_store(before_db) as store:
         after = snapshot(store)
     after.pop("imports")
     assert after in (before, full)

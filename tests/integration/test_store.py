@@ -8,7 +8,9 @@ import duckdb
 import pytest
 
 from exq_core.errors import DatabaseLocked, ExqError, SchemaTooNew
-from exq_core.store import MIGRATIONS, SCHEMA_VERSION, Store, connect
+from exq_core.store import SCHEMA_VERSION, open_store
+from exq_core.store.duck import connect
+from exq_core.store.schema import MIGRATIONS
 
 
 def meta_rows(store):
@@ -17,7 +19,7 @@ def meta_rows(store):
 
 
 def test_fresh_file_is_at_the_current_schema(tmp_path):
-    with Store(tmp_path / "new.duckdb") as store:
+    with open_store(tmp_path / "new.duckdb") as store:
         assert store.schema_version() == SCHEMA_VERSION
         with store.read() as cur:
             tables = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -26,8 +28,8 @@ def test_fresh_file_is_at_the_current_schema(tmp_path):
 
 def test_opening_twice_in_a_row_migrates_nothing(tmp_path):
     path = tmp_path / "x.duckdb"
-    Store(path).close()
-    with Store(path, migrate=False) as store:
+    open_store(path).close()
+    with open_store(path, migrate=False) as store:
         assert store.migrate() == SCHEMA_VERSION
 
 
@@ -73,19 +75,19 @@ def test_unit_of_work_rolls_back_on_a_failed_statement_and_the_store_stays_usabl
 
 def test_rollback_survives_a_reopen(tmp_path):
     path = tmp_path / "x.duckdb"
-    with Store(path) as store:
+    with open_store(path) as store:
         with pytest.raises(RuntimeError):
             with store.unit_of_work() as uow:
                 uow.execute("INSERT INTO meta VALUES ('ghost', 'v')")
                 raise RuntimeError
-    with Store(path) as store:
+    with open_store(path) as store:
         assert "ghost" not in dict(meta_rows(store))
 
 
 def _build_v1(path) -> None:
     """A file as exq's first schema version left it, with some data in it."""
     con = duckdb.connect(str(path))
-    for statement in MIGRATIONS[0]:
+    for statement in MIGRATIONS[0].statements("duckdb"):
         con.execute(statement)
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     con.execute("""INSERT INTO orders (source, order_id, placed_at, order_total, currency, updated_at)
@@ -98,11 +100,11 @@ def _build_v1(path) -> None:
 def test_migrates_a_version_1_file(tmp_path):
     path = tmp_path / "v1.duckdb"
     _build_v1(path)
-    with Store(path, migrate=False) as store:
+    with open_store(path, migrate=False) as store:
         assert store.schema_version() == 1
         assert store.migrate() == 1
         assert store.schema_version() == SCHEMA_VERSION
-    with Store(path) as store:                      # and the normal way of opening sees it done
+    with open_store(path) as store:                      # and the normal way of opening sees it done
         assert store.schema_version() == SCHEMA_VERSION
         with store.read() as cur:
             assert cur.execute("SELECT order_id, order_total FROM orders").fetchall() == [("A-1", 12.5)]
@@ -113,7 +115,7 @@ def test_migrates_a_version_1_file(tmp_path):
 def test_opening_a_version_1_file_migrates_it(tmp_path):
     path = tmp_path / "v1.duckdb"
     _build_v1(path)
-    Store(path).close()
+    open_store(path).close()
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     con.close()
@@ -122,37 +124,38 @@ def test_opening_a_version_1_file_migrates_it(tmp_path):
 def test_a_failed_migration_leaves_the_file_at_its_version(tmp_path, monkeypatch):
     path = tmp_path / "v1.duckdb"
     _build_v1(path)
-    import exq_core.store as store_module
-    broken = [MIGRATIONS[0], MIGRATIONS[1] + ["SELECT * FROM no_such_table"]]
+    import exq_core.store.duck as store_module
+    from exq_core.store.schema import Migration
+    broken = [MIGRATIONS[0], Migration(MIGRATIONS[1].common + ["SELECT * FROM no_such_table"])] + MIGRATIONS[2:]
     monkeypatch.setattr(store_module, "MIGRATIONS", broken)
     with pytest.raises(duckdb.Error):
-        Store(path)
+        open_store(path)
     monkeypatch.undo()
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'").fetchone() == (0,)
     con.close()
-    with Store(path) as store:
+    with open_store(path) as store:
         assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "future.duckdb"
-    Store(path).close()
+    open_store(path).close()
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
     with pytest.raises(SchemaTooNew) as info:
-        Store(path)
+        open_store(path)
     assert str(path) in str(info.value) and "99" in str(info.value)
     with pytest.raises(SchemaTooNew):
-        Store(path, read_only=True)
+        open_store(path, read_only=True)
 
 
 def test_read_only_store_refuses_writes(tmp_path):
     path = tmp_path / "ro.duckdb"
-    Store(path).close()
-    with Store(path, read_only=True) as store:
+    open_store(path).close()
+    with open_store(path, read_only=True) as store:
         with pytest.raises(ExqError, match="read-only"):
             with store.unit_of_work():
                 pass
@@ -162,7 +165,7 @@ def test_database_held_by_another_process(held_db):
     path, pid = held_db
     for read_only in (False, True):
         with pytest.raises(DatabaseLocked) as info:
-            Store(path, read_only=read_only)
+            open_store(path, read_only=read_only)
         err = info.value
         assert err.path == str(path)
         assert str(pid) in err.holder and "python" in err.holder
@@ -179,7 +182,7 @@ def test_lock_is_released_when_the_holder_ends(held_db, tmp_path):
     deadline = datetime.now().timestamp() + 10
     while True:
         try:
-            Store(path).close()
+            open_store(path).close()
             break
         except DatabaseLocked:
             assert datetime.now().timestamp() < deadline

@@ -16,7 +16,7 @@ import pytest
 from exq_core import queries
 from exq_core.models import Bucket
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
-from exq_core.store import Store
+from exq_core.store import open_store, Store
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)
@@ -24,7 +24,7 @@ RULES = load_rules(DEFAULT_RULES_PATH)
 
 @pytest.fixture
 def mem():
-    s = Store(":memory:")
+    s = open_store(":memory:")
     yield s
     s.close()
 

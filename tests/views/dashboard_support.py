@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from exq_core.models import SYSTEM, Actor
-from exq_core.store import Store, utcnow
+from exq_core.store import open_store, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def add_account(db: Path, actor: Actor) -> None:
     """The sign-in gate re-checks the signed-in account on every rerun, so it must exist."""
     from exq_core import auth
-    with Store(db) as store:
+    with open_store(db) as store:
         with store.read() as cur:
             if cur.execute("SELECT count(*) FROM users WHERE username = ?", [actor.username]).fetchone()[0]:
                 return

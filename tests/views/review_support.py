@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from exq_core import queries, services
 from exq_core.models import SYSTEM, Actor, Case
 from exq_core.rules import load_rules
-from exq_core.store import Store, utcnow
+from exq_core.store import open_store, Store, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "review-flow-password-42"
@@ -17,7 +17,7 @@ PASSWORD = "review-flow-password-42"
 def add_accounts(db: Path, *actors: Actor, password: str | None = None) -> None:
     """Create the accounts the sign-in gate re-checks on every rerun (no-op for ones that exist)."""
     from exq_core import auth
-    with Store(db) as store:
+    with open_store(db) as store:
         with store.read() as cur:
             known = {r[0] for r in cur.execute("SELECT username FROM users").fetchall()}
         for actor in actors:

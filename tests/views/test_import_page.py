@@ -14,7 +14,7 @@ import pytest
 from exq_core.ingest import import_file
 from exq_core.ingest.inbox import inbox_dir, process_inbox
 from exq_core.ingest.mapping import list_mappings
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.conftest import app_test
 from tests.ingest_support import order, write_shopify
 from tests.integration.conftest import write_feed
@@ -89,7 +89,7 @@ def test_an_invalid_file_shows_the_report_and_can_skip_invalid_rows(app_env, man
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Rejected rows"] == "1"
     assert at.get("download_button")
-    with Store(app_env) as store, store.read() as cur:
+    with open_store(app_env) as store, store.read() as cur:
         msg = cur.execute("SELECT customer_message FROM orders WHERE order_id = 'P3'").fetchone()[0]
     assert msg == "<script>alert(1)</script>"                   # stored as text; shown in a grid, inert
 
@@ -119,7 +119,7 @@ def test_an_unknown_layout_gets_a_suggested_mapping_that_can_be_saved(app_env, m
     [t for t in at.text_input if t.label == "Save this mapping as"][0].input("acme-erp")
     [b for b in at.button if b.label == "Save mapping"][0].click().run()
     assert not at.exception
-    with Store(app_env) as store:
+    with open_store(app_env) as store:
         saved = list_mappings(store)
     assert [m["name"] for m in saved] == ["acme-erp"]
     assert saved[0]["spec"].columns["Order No"] == "order_id" and saved[0]["updated_by"] == "maria"
@@ -130,7 +130,7 @@ def test_an_unknown_layout_gets_a_suggested_mapping_that_can_be_saved(app_env, m
 
 
 def test_a_reviewer_sees_history_but_cannot_import(app_env, reviewer, manager, tmp_path):
-    with Store(app_env) as store:
+    with open_store(app_env) as store:
         path = write_feed(tmp_path / "refused.csv", [{"order_id": "Z", "placed_at": "tomorrow"}])
         with pytest.raises(Exception):
             import_file(store, path, actor=manager)
@@ -151,7 +151,7 @@ def test_the_inbox_tab_lists_results_and_failed_reports(app_env, manager, monkey
     for name, rows in (("good.csv", [{"order_id": "I1"}]), ("bad.csv", [{"order_id": "I2", "order_total": "x"}])):
         p = write_feed(folder / name, rows)
         os.utime(p, (time.time() - 60,) * 2)
-    with Store(app_env) as store:
+    with open_store(app_env) as store:
         results = process_inbox(store, folder)
     assert sorted(r.status for r in results) == ["imported", "refused"]
     at = app_test(manager, PAGE)

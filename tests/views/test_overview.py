@@ -9,7 +9,7 @@ import pytest
 from exq_core import dashboard, queries
 from exq_core.dashboard import format_hours
 from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.views.dashboard_support import cli_stats, frozen_now, metric_values, session, vega_specs  # noqa: F401
 
 PAGE = "views/overview.py"
@@ -131,7 +131,7 @@ def test_empty_database_points_to_import_and_the_demo(empty_app_db):
 
 
 def test_only_resolved_cases_reads_as_a_clear_backlog(app_env, frozen_now):
-    with Store(app_env) as s:
+    with open_store(app_env) as s:
         s.con.execute("UPDATE cases SET state = 'resolved', resolved_at = opened_at + INTERVAL 1 HOUR, "
                       "resolution_reason = 'other' WHERE state <> 'resolved'")
     at = session(app_env, MARIA)
@@ -145,7 +145,7 @@ def test_only_resolved_cases_reads_as_a_clear_backlog(app_env, frozen_now):
 
 
 def test_a_bucket_with_no_cases_still_shows_with_zeros(app_env, frozen_now):
-    with Store(app_env) as s:
+    with open_store(app_env) as s:
         s.con.execute("DELETE FROM cases WHERE bucket = 'vip_revenue'")
     at = session(app_env, MARIA)
     assert not at.exception
@@ -158,7 +158,7 @@ def test_a_bucket_with_no_cases_still_shows_with_zeros(app_env, frozen_now):
 
 
 def test_sidebar_shows_database_last_import_and_person(app_env):
-    with Store(app_env) as s:
+    with open_store(app_env) as s:
         s.con.execute("UPDATE imports SET file_name = '<script>alert(1)</script>**x**.csv'")
     at = session(app_env, MARIA)
     captions = [c.value for c in at.sidebar.caption]

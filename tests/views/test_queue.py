@@ -8,7 +8,7 @@ from exq_core import dashboard, queries, services
 from exq_core.models import BUCKET_LABELS, Actor, Role
 from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
-from exq_core.store import Store
+from exq_core.store import open_store
 from tests.views.dashboard_support import frozen_now, session  # noqa: F401
 
 PAGE = "views/queue.py"
@@ -259,7 +259,7 @@ def test_filters_survive_a_visit_to_another_page(app_env, frozen_now):
 
 
 def test_snoozed_waiting_cases_are_counted_and_can_be_shown(app_env, frozen_now):
-    with Store(app_env) as s:
+    with open_store(app_env) as s:
         s.con.execute("UPDATE cases SET follow_up_at = now()::TIMESTAMP + INTERVAL 2 DAY "
                       "WHERE state = 'waiting' AND bucket = 'fraud_risk'")
         snoozed = s.con.execute("SELECT count(*) FROM cases WHERE state = 'waiting' AND bucket = 'fraud_risk'"
@@ -275,7 +275,7 @@ def test_snoozed_waiting_cases_are_counted_and_can_be_shown(app_env, frozen_now)
 
 def test_hostile_order_text_is_shown_as_plain_text(app_env, frozen_now):
     hostile = "<script>alert('x')</script> **bold** [link](http://evil) '; DROP TABLE cases; --"
-    with Store(app_env) as s:
+    with open_store(app_env) as s:
         case_id, source, order_id = s.con.execute(
             "SELECT case_id, source, order_id FROM cases WHERE bucket = 'fraud_risk' AND state = 'new' "
             "ORDER BY case_id LIMIT 1").fetchone()
@@ -302,7 +302,7 @@ def test_empty_database_and_empty_results(empty_app_db):
 
 
 def test_everything_resolved_reads_as_done(app_env, frozen_now):
-    with Store(app_env) as s:
+    with open_store(app_env) as s:
         s.con.execute("UPDATE cases SET state = 'resolved', resolved_at = opened_at, resolution_reason = 'other'")
     at = session(app_env, SAM, PAGE)
     assert not at.exception

@@ -1,0 +1,221 @@
+"""The default store: one DuckDB file, owned by one process.
+
+One `DuckStore` per process owns one `duckdb.connect()`; every read takes its own `cursor()`, and every
+write goes through `unit_of_work()`, which serialises writers inside the process (DuckDB 2.0 refuses
+concurrent use of one connection and fails conflicting updates) and rolls back unless committed.
+The file (and its write-ahead log) is readable by its owner only: it holds password hashes and customer data.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from ..errors import DatabaseLocked, ExqError, SchemaTooNew
+from .base import Cursor, Store, UnitOfWork
+from .dialect import DUCKDB
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+_LOCK_RE = re.compile(r"\(PID (\d+)\)")
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+_UMASK_GUARD = threading.Lock()
+
+# The dashboard's share of memory for DuckDB; an inbox import of a million rows spills to disk past it.
+DEFAULT_MEMORY_LIMIT = os.environ.get("EXQ_DUCKDB_MEMORY", "600MB")
+
+
+def _write_lock_for(path: Path) -> threading.RLock:
+    """One write lock per database file and process, so two stores on one file (DuckDB shares the
+    database between them) still serialise their writes."""
+    key = str(path) if str(path) == ":memory:" else str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
+def describe_holder(message: str) -> str:
+    match = _LOCK_RE.search(message)
+    if not match:
+        return "another process"
+    pid = int(match.group(1))
+    try:
+        import psutil
+        proc = psutil.Process(pid)
+        cmd = " ".join(" ".join(proc.cmdline()).split())
+        return f"process {pid} ({cmd[:100]})"
+    except Exception:
+        return f"process {pid}"
+
+
+def private(path: Path) -> None:
+    """Owner-only permissions on a file exq created (no-op for a file that is not there)."""
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
+
+
+def connect(path: str | os.PathLike, read_only: bool = False, memory_limit: str | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """Open the database file, turning DuckDB's lock error into a message naming the file and holder.
+    A new file (and its folder) is created readable by its owner only."""
+    path = Path(path)
+    in_memory = str(path) == ":memory:"
+    if not in_memory and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        with _UMASK_GUARD:
+            old = os.umask(0o077)    # the file and its WAL are born private
+            try:
+                con = duckdb.connect(str(path), read_only=read_only, config=config)
+            finally:
+                os.umask(old)
+    except duckdb.IOException as err:
+        text = str(err)
+        if "lock" in text.lower():
+            raise DatabaseLocked(path, describe_holder(text)) from None
+        raise ExqError(f"Cannot open database {path}: {text}") from None
+    except duckdb.Error as err:
+        raise ExqError(f"Cannot open database {path}: {err}") from None
+    if not in_memory:
+        private(path)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class DuckStore(Store):
+    """The process's database file: one connection, a cursor per use, a lock around every write."""
+
+    dialect = DUCKDB
+
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False, migrate: bool = True,
+                 memory_limit: str | None = None):
+        self.path = Path(path)
+        self.label = str(self.path)
+        self.read_only = read_only
+        self.con = connect(self.path, read_only=read_only, memory_limit=memory_limit)
+        self._write_lock = _write_lock_for(self.path)
+        self._wal = self.path.with_name(self.path.name + ".wal")
+        try:
+            if migrate and not read_only:
+                self.migrate()
+            else:
+                self._check_version()
+        except BaseException:
+            # a file we refuse (too new) or fail to migrate must not stay open: the same process could
+            # not open it again with other settings, and no other process could open it at all
+            self.con.close()
+            raise
+
+    @property
+    def home(self) -> Path:
+        return self.path.resolve().parent
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.con.close()
+        private(self._wal)
+
+    def checkpoint(self) -> None:
+        self.con.execute("CHECKPOINT")
+
+    def raw_cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        cur = self.raw_cursor()
+        try:
+            yield Cursor(cur, DUCKDB)
+        finally:
+            cur.close()
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self.read() as cur:
+            exists = cur.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
+            if not exists:
+                return 0
+            value = cur.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            return int(value) if value else 0
+
+    def _check_version(self) -> None:
+        found = self.schema_version()
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(f"{self.path} has schema version {found}; this exq knows up to "
+                               f"{SCHEMA_VERSION}. Upgrade exq.")
+
+    def migrate(self) -> int:
+        """Bring the file up to SCHEMA_VERSION, one migration per transaction. Returns the old version."""
+        self._check_version()
+        start = self.schema_version()
+        for version in range(start, SCHEMA_VERSION):
+            with self.unit_of_work() as uow:
+                for statement in MIGRATIONS[version].statements(DUCKDB.name):
+                    uow.execute(statement)
+                uow.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
+                            "SET value = excluded.value", [str(version + 1)])
+                uow.commit()
+        return start
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self, cursor: Cursor | None = None) -> Iterator[UnitOfWork]:
+        """A named transaction: `with store.unit_of_work() as uow: ...; uow.commit()`.
+        Leaving the block without commit (or by an exception) rolls everything back. `cursor` continues
+        on a cursor the caller already prepared (an import's validated batch lives in its temp tables)."""
+        if self.read_only:
+            raise ExqError(f"{self.path} is open read-only")
+        with self._write_lock:
+            own = cursor is None
+            cur = Cursor(self.raw_cursor(), DUCKDB) if own else cursor
+            uow = UnitOfWork(cur)
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield uow
+            finally:
+                if not uow.committed:
+                    try:
+                        cur.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                if own:
+                    cur.close()
+        if uow.committed:
+            private(self._wal)
+
+    @contextmanager
+    def work_cursor(self) -> Iterator[Cursor]:
+        """A cursor for reading and validating a feed file: on DuckDB, a cursor of the store itself, so the
+        validated batch is already where the write needs it."""
+        with self.read() as cur:
+            yield cur
+
+    def load_rows(self, uow: UnitOfWork, table: str, columns: list[str], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        import pandas as pd
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+        raw = uow.cursor.raw
+        raw.register("exq_load_rows", frame)
+        try:
+            cols = ", ".join(f'"{c}"' for c in columns)
+            raw.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM exq_load_rows")
+        finally:
+            raw.unregister("exq_load_rows")

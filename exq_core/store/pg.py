@@ -1,0 +1,180 @@
+"""Team server mode: the store on PostgreSQL (15+), for several app processes, cron imports and BI tools.
+
+`EXQ_DB=postgresql://user@host/db` switches every command and the app here. The same named queries run
+(written in the SQL both engines share; see `dialect`); PostgreSQL brings what one DuckDB file cannot:
+many writers in many processes. Optimistic versions still decide who wins a transition; the case row is
+locked while a transition is decided (`FOR UPDATE`), and jobs that must run once (the inbox) take an
+advisory lock. Connections come from a psycopg pool, one per process.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import ExqError, SchemaTooNew
+from .base import Cursor, Store, UnitOfWork
+from .dialect import POSTGRES
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+MIGRATION_LOCK = 0x65787100          # "exq\0": one process migrates at a time
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def redact(url: str) -> str:
+    """A URL fit for messages and logs: the password replaced."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _configure(conn) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute("SET application_name = 'exq'")
+
+
+class PgStore(Store):
+    dialect = POSTGRES
+
+    def __init__(self, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 8):
+        import psycopg
+        from psycopg_pool import ConnectionPool
+        self.url = url
+        self.label = redact(url)
+        self.read_only = False
+        try:
+            self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=30,
+                                       kwargs={"autocommit": True, "connect_timeout": 10},
+                                       configure=_configure, name="exq")
+            self.pool.wait(timeout=30)
+        except (psycopg.Error, Exception) as err:  # PoolTimeout names no cause; say where we tried
+            try:
+                self.pool.close()
+            except Exception:
+                pass
+            raise ExqError(f"Cannot connect to PostgreSQL at {self.label}: {str(err).splitlines()[0][:300]}. "
+                           "Is the server running, and does the database exist?") from None
+        try:
+            if migrate:
+                self.migrate()
+            else:
+                self._check_version()
+        except BaseException:
+            self.pool.close()
+            raise
+
+    @property
+    def home(self) -> Path:
+        return Path("data").resolve()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self.pool.connection() as conn:
+            with conn.cursor() as cur:
+                yield Cursor(cur, POSTGRES)
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self.read() as cur:
+            exists = cur.scalar("SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name = 'meta' AND table_schema = current_schema()")
+            if not exists:
+                return 0
+            value = cur.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            return int(value) if value else 0
+
+    def _check_version(self) -> None:
+        found = self.schema_version()
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(f"{self.label} has schema version {found}; this exq knows up to "
+                               f"{SCHEMA_VERSION}. Upgrade exq.")
+
+    def migrate(self) -> int:
+        self._check_version()
+        start = self.schema_version()
+        if start == SCHEMA_VERSION:
+            return start
+        for version in range(start, SCHEMA_VERSION):
+            with self.unit_of_work() as uow:
+                uow.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
+                found = uow.cursor.scalar("SELECT count(*) FROM information_schema.tables "
+                                          "WHERE table_name = 'meta' AND table_schema = current_schema()")
+                done = int(uow.cursor.scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0) \
+                    if found else 0
+                if done > version:      # another process migrated while we waited for the lock
+                    continue
+                for statement in MIGRATIONS[version].statements(POSTGRES.name):
+                    uow.execute(statement)
+                uow.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
+                            "SET value = excluded.value", [str(version + 1)])
+                uow.commit()
+        return start
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with self.pool.connection() as conn:
+            with conn.cursor() as raw:
+                cur = Cursor(raw, POSTGRES)
+                uow = UnitOfWork(cur)
+                raw.execute("BEGIN")
+                try:
+                    yield uow
+                finally:
+                    if not uow.committed:
+                        try:
+                            raw.execute("ROLLBACK")
+                        except Exception:
+                            pass
+
+    @contextmanager
+    def work_cursor(self) -> Iterator[Cursor]:
+        """A private in-memory DuckDB for reading and validating a feed file; the valid rows are then
+        copied here in bulk."""
+        import duckdb
+        from .dialect import DUCKDB
+        con = duckdb.connect(config={"autoinstall_known_extensions": False})
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            yield Cursor(con, DUCKDB)
+        finally:
+            con.close()
+
+    def load_rows(self, uow: UnitOfWork, table: str, columns: list[str], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        cols = ", ".join(f'"{c}"' for c in columns)
+        with uow.cursor.raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def copy_from_duckdb(self, uow: UnitOfWork, duck: Cursor, select: str, table: str, columns: list[str],
+                         params=None, batch: int = 50_000) -> int:
+        """Stream a DuckDB query's rows into a PostgreSQL table with COPY (text rows, in batches)."""
+        cols = ", ".join(f'"{c}"' for c in columns)
+        n = 0
+        duck.execute(select, params)
+        with uow.cursor.raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            while rows := duck.fetchmany(batch):
+                for row in rows:
+                    copy.write_row(row)
+                n += len(rows)
+        return n
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A session-level advisory lock on `name`: one process of the team runs the job at a time."""
+        key = zlib.crc32(f"exq:{name}".encode())
+        with self.pool.connection() as conn:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+

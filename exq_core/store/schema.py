@@ -1,0 +1,96 @@
+"""The schema and its migrations, for both engines, versioned the same way.
+
+Each migration takes a database from version i to i + 1, in one transaction. `common` statements run on
+both engines (written in the SQL they share); `duckdb` and `postgresql` hold what only one of them needs
+(PostgreSQL's indexes, its trigram search, its constraints). Never edit a released migration; append.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Migration:
+    common: list[str]
+    duckdb: list[str] = field(default_factory=list)
+    postgresql: list[str] = field(default_factory=list)
+
+    def statements(self, dialect_name: str) -> list[str]:
+        return self.common + (self.postgresql if dialect_name == "postgresql" else self.duckdb)
+
+
+MIGRATIONS: list[Migration] = [
+    # 0 -> 1: the core tables.
+    Migration(common=[
+        "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "CREATE SEQUENCE IF NOT EXISTS case_seq START 1",
+        "CREATE SEQUENCE IF NOT EXISTS event_seq START 1",
+        "CREATE SEQUENCE IF NOT EXISTS decision_seq START 1",
+        "CREATE SEQUENCE IF NOT EXISTS suggestion_seq START 1",
+        "CREATE SEQUENCE IF NOT EXISTS import_seq START 1",
+        """CREATE TABLE orders (
+            source VARCHAR NOT NULL, order_id VARCHAR NOT NULL,
+            placed_at TIMESTAMP NOT NULL, order_total DECIMAL(18,3) NOT NULL, currency VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            customer_id VARCHAR, customer_email VARCHAR, customer_tier VARCHAR, customer_ltv DECIMAL(18,3),
+            payment_status VARCHAR, amount_paid DECIMAL(18,3), amount_refunded DECIMAL(18,3),
+            risk_score DOUBLE PRECISION, risk_level VARCHAR, items_ordered INTEGER, items_available INTEGER,
+            ship_name VARCHAR, ship_address1 VARCHAR, ship_city VARCHAR, ship_postal_code VARCHAR,
+            ship_country VARCHAR, address_verified BOOLEAN, fulfillment_status VARCHAR,
+            return_requested BOOLEAN, damage_reported BOOLEAN, return_reason VARCHAR, customer_message VARCHAR,
+            import_id BIGINT, imported_at TIMESTAMP)""",
+        """CREATE TABLE cases (
+            case_id BIGINT PRIMARY KEY DEFAULT nextval('case_seq'),
+            source VARCHAR NOT NULL, order_id VARCHAR NOT NULL,
+            bucket VARCHAR NOT NULL, flags VARCHAR[] NOT NULL, rules_fired VARCHAR[] NOT NULL,
+            rules_version VARCHAR NOT NULL, state VARCHAR NOT NULL, version INTEGER NOT NULL,
+            opened_at TIMESTAMP NOT NULL, sla_due_at TIMESTAMP NOT NULL,
+            condition_cleared BOOLEAN NOT NULL DEFAULT false,
+            assignee VARCHAR, claimed_at TIMESTAMP, follow_up_at TIMESTAMP,
+            resolution_reason VARCHAR, resolved_at TIMESTAMP, updated_at TIMESTAMP NOT NULL,
+            order_total DECIMAL(18,3) NOT NULL)""",
+        """CREATE TABLE events (
+            event_id BIGINT DEFAULT nextval('event_seq'), case_id BIGINT NOT NULL, "at" TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL, kind VARCHAR NOT NULL, from_state VARCHAR, to_state VARCHAR,
+            detail VARCHAR)""",
+        """CREATE TABLE decisions (
+            decision_id BIGINT DEFAULT nextval('decision_seq'), case_id BIGINT NOT NULL,
+            case_version INTEGER NOT NULL, reviewer VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL,
+            suggestion_id BIGINT, suggested_action VARCHAR, suggestion_model VARCHAR, suggestion_source VARCHAR,
+            action VARCHAR, verdict VARCHAR NOT NULL, override_note VARCHAR, resolution_reason VARCHAR,
+            evidence VARCHAR, note VARCHAR, from_state VARCHAR NOT NULL, to_state VARCHAR NOT NULL,
+            bucket VARCHAR)""",
+        """CREATE TABLE suggestions (
+            suggestion_id BIGINT DEFAULT nextval('suggestion_seq'), case_id BIGINT NOT NULL,
+            case_version INTEGER NOT NULL, model VARCHAR NOT NULL, prompt_version VARCHAR NOT NULL,
+            source VARCHAR NOT NULL, summary VARCHAR NOT NULL, action VARCHAR NOT NULL, rationale VARCHAR,
+            confidence DOUBLE PRECISION, missing_evidence VARCHAR[], error VARCHAR, created_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE imports (
+            import_id BIGINT PRIMARY KEY, file_name VARCHAR NOT NULL, content_hash VARCHAR,
+            source VARCHAR NOT NULL, format VARCHAR NOT NULL, mapping VARCHAR, status VARCHAR NOT NULL,
+            rows_read BIGINT, orders_new BIGINT, orders_updated BIGINT, orders_stale BIGINT,
+            routine BIGINT, cases_new BIGINT, cases_new_by_bucket JSON, cases_updated BIGINT,
+            rejected BIGINT, actor VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP, message VARCHAR)""",
+        """CREATE TABLE rejects (
+            import_id BIGINT NOT NULL, file_name VARCHAR NOT NULL, line BIGINT, column_name VARCHAR,
+            value VARCHAR, reason VARCHAR NOT NULL)""",
+        """CREATE TABLE saved_views (
+            owner VARCHAR NOT NULL, name VARCHAR NOT NULL, filters JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL, PRIMARY KEY (owner, name))""",
+        """CREATE TABLE mappings (
+            name VARCHAR PRIMARY KEY, spec JSON NOT NULL, updated_by VARCHAR, updated_at TIMESTAMP NOT NULL)""",
+    ]),
+    # 1 -> 2: record which rules file each import used; local accounts.
+    Migration(common=[
+        "ALTER TABLE imports ADD COLUMN IF NOT EXISTS rules_version VARCHAR",
+        """CREATE TABLE IF NOT EXISTS users (
+            username VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, role VARCHAR NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT false, created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS sign_in_attempts (
+            username VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL, ok BOOLEAN NOT NULL)""",
+    ]),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,8 +13,9 @@ import pandas as pd
 from .ingest import import_file
 from .models import (ACTIONS, DEFAULT_ACTIONS, Actor, Bucket, Case, DecisionRequest, Role, State,
                      SuggestionRef, reasons_for)
+from .queries.cases import CASE_COLUMNS
 from .rules import RuleSet, load_rules
-from .services import CASE_COLUMNS, DECISION_COLUMNS
+from .services import DECISION_COLUMNS
 from .store import Store, utcnow
 from . import workflow
 
@@ -164,9 +165,25 @@ def _evidence(bucket: Bucket, rnd: random.Random) -> str:
     return EVIDENCE[bucket].format(rnd.randrange(10 ** 8))
 
 
+def _done_probability(age_h: float, sla_h: float) -> float:
+    """How likely a healthy team has finished a case by now: nearly always once it is days old, mostly once
+    its SLA has passed, sometimes before. The backlog is then young and mostly inside its SLA."""
+    if age_h > 96:
+        return 1.0
+    ratio = age_h / sla_h
+    if ratio > 2:
+        return 0.97
+    if ratio > 1:
+        return 0.85
+    if ratio > 0.5:
+        return 0.55
+    return 0.2
+
+
 def simulate_history(store: Store, seed: int, now: datetime) -> int:
     """Claims, waits, escalations and resolutions on the demo cases, each through the transition
-    function, written in bulk. Older cases are more likely done, as in a real team's backlog."""
+    function, written in bulk. A healthy team's week: older cases are done, the open ones are young and
+    mostly inside their SLA, a few are breached."""
     rnd = random.Random(seed)
     with store.read() as cur:
         rows = cur.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE state = 'new' "
@@ -177,12 +194,12 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
     for row in rows:
         case = Case(**dict(zip(CASE_COLUMNS, row)))
         age_h = (now - case.opened_at).total_seconds() / 3600
-        p_done = 0.82 if age_h > 72 else 0.6 if age_h > 24 else 0.35 if age_h > 8 else 0.1
-        roll = rnd.random()
+        sla_h = rules_sla(case)
+        p_done = _done_probability(age_h, sla_h)
+        roll = rnd.random() * (1.0 if p_done < 1 else 0.999)
         if roll > p_done + 0.16 or age_h < 0.3:
             continue  # still new: the backlog
         actor = rnd.choice(actors)
-        sla_h = rules_sla(case)
         t = case.opened_at + timedelta(hours=min(age_h * 0.6, rnd.uniform(0.1, 1.6) * sla_h))
         steps = []
 
@@ -192,7 +209,7 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
             case = case.model_copy(update=result.changes)
 
         step(workflow.claim(case, actor, t))
-        if roll > p_done + 0.08:  # claimed and being worked on (the claim may have lapsed since)
+        if roll > p_done + 0.08 and age_h < 48:  # claimed and being worked on (the claim may have lapsed since)
             for result in steps:
                 events.append(result.event.model_dump())
             final.append(case.model_dump())
@@ -202,6 +219,7 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
         next_suggestion += 1
         suggestions.append({"suggestion_id": sid, "case_id": case.case_id, "case_version": case.version,
                             "model": "offline", "prompt_version": "offline-1", "source": "offline",
+                            "server": "offline", "facts_key": None,
                             "summary": f"{case.bucket.value.replace('_', ' ')} case; rules fired: "
                                        f"{', '.join(case.rules_fired)}.",
                             "action": default, "rationale": "Default first step for this rule.",
@@ -213,7 +231,7 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
                                                      "Stock arrived this morning.", "Known customer, low risk.",
                                                      "Carrier confirmed the issue."])
         t += timedelta(minutes=rnd.uniform(3, 40))
-        if roll > p_done:  # parked: waiting or escalated
+        if roll > p_done and age_h < 72:  # parked: waiting or escalated
             if rnd.random() < 0.5:
                 follow = t + timedelta(hours=rnd.uniform(4, 72))
                 req = DecisionRequest(case_id=case.case_id, case_version=case.version, to_state=State.WAITING,
@@ -249,37 +267,38 @@ def rules_sla(case: Case) -> float:
 
 
 def _bulk_write(store: Store, final, events, decisions, suggestions) -> None:
+    """The simulated history in one transaction: case rows replaced, events, decisions and suggestions
+    appended (in bulk on either engine)."""
     if not final:
         return
+    case_cols = list(CASE_COLUMNS)
     with store.unit_of_work() as uow:
         cur = uow.cursor
-        cases = pd.DataFrame(final)[list(CASE_COLUMNS)]
-        for col in ("bucket", "state"):
-            cases[col] = cases[col].astype(str)
-        cases["flags"] = cases["flags"].map(lambda v: [str(x) for x in v])
-        cur.raw.register("final_cases", cases)
-        sets = ", ".join(f"{c} = f.{c}" for c in CASE_COLUMNS if c not in ("case_id", "source", "order_id"))
+        for statement in cur.dialect.create_temp("final_cases", "SELECT * FROM cases WHERE false"):
+            cur.execute(statement)
+        store.load_rows(uow, "final_cases", case_cols, [tuple(_plain(c[col]) for col in case_cols) for c in final])
+        sets = ", ".join(f"{c} = f.{c}" for c in case_cols if c not in ("case_id", "source", "order_id"))
         cur.execute(f"UPDATE cases SET {sets} FROM final_cases f WHERE cases.case_id = f.case_id")
-        ev = pd.DataFrame(events)
-        for col in ("from_state", "to_state"):
-            ev[col] = ev[col].map(lambda v: None if v is None else str(v))
-        cur.raw.register("ev", ev)
-        cur.execute('INSERT INTO events (case_id, "at", actor, kind, from_state, to_state, detail) '
-                    'SELECT case_id, "at", actor, kind, from_state, to_state, detail FROM ev ORDER BY "at"')
-        dec = pd.DataFrame(decisions)[list(DECISION_COLUMNS)]
-        for col in ("verdict", "from_state", "to_state"):
-            dec[col] = dec[col].astype(str)
-        cur.raw.register("dec", dec)
-        cur.execute(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
-                    f"SELECT {', '.join(DECISION_COLUMNS)} FROM dec ORDER BY decided_at")
-        sug = pd.DataFrame(suggestions)
-        cur.raw.register("sug", sug)
-        cur.execute("INSERT INTO suggestions SELECT suggestion_id, case_id, case_version, model, prompt_version, "
-                    "source, summary, action, rationale, confidence, missing_evidence::VARCHAR[], error, "
-                    "created_at FROM sug")
-        max_sid = int(sug["suggestion_id"].max())
-        # move the sequence past the ids used above
-        cur.execute("SELECT nextval('suggestion_seq') FROM range(?)", [max_sid]).fetchall()
-        for name in ("final_cases", "ev", "dec", "sug"):
-            cur.raw.unregister(name)
+        cur.execute("DROP TABLE final_cases")
+        events.sort(key=lambda e: e["at"])
+        store.load_rows(uow, "events", ["case_id", "at", "actor", "kind", "from_state", "to_state", "detail"],
+                        [(e["case_id"], e["at"], e["actor"], e["kind"], _plain(e["from_state"]), _plain(e["to_state"]),
+                          e["detail"]) for e in events])
+        decisions.sort(key=lambda d: d["decided_at"])
+        store.load_rows(uow, "decisions", list(DECISION_COLUMNS),
+                        [tuple(_plain(d[c]) for c in DECISION_COLUMNS) for d in decisions])
+        sug_cols = ["suggestion_id", "case_id", "case_version", "facts_key", "model", "prompt_version", "server",
+                    "source", "summary", "action", "rationale", "confidence", "missing_evidence", "error",
+                    "created_at"]
+        store.load_rows(uow, "suggestions", sug_cols, [tuple(s.get(c) for c in sug_cols) for s in suggestions])
+        if suggestions:
+            # move the sequence past the ids used above
+            cur.execute(cur.dialect.advance_sequence("suggestion_seq", max(s["suggestion_id"] for s in suggestions)))
         uow.commit()
+
+
+def _plain(value):
+    """Enums as their values, lists of enums as lists of values: what a table column holds."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return getattr(value, "value", value)

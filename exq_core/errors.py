@@ -42,6 +42,10 @@ class ActionNotAllowed(GuardrailError):
     pass
 
 
+class ActionRequired(GuardrailError):
+    """A decision saved without choosing an action (nothing is ever accepted by default)."""
+
+
 class FollowUpRequired(GuardrailError):
     pass
 

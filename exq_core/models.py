@@ -53,6 +53,10 @@ class State(StrEnum):
 
 
 STATES: tuple[State, ...] = tuple(State)
+
+# How a state reads on screen (the one table: Queue, Overview, Review, Insights).
+STATE_LABELS: dict[str, str] = {"new": "New", "in_review": "In review", "waiting": "Waiting",
+                                "escalated": "Escalated", "resolved": "Resolved"}
 OPEN_STATES: tuple[State, ...] = tuple(s for s in State if s is not State.RESOLVED)
 
 
@@ -140,9 +144,14 @@ DEFAULT_ACTIONS: dict[Bucket, str] = {
 }
 
 
-def actions_for(bucket: Bucket | str) -> tuple[str, ...]:
-    """Every action a reviewer (or the AI) may choose for a case in this bucket."""
-    return ACTIONS[Bucket(bucket)] + COMMON_ACTIONS
+def actions_for(bucket: Bucket | str, flags=()) -> tuple[str, ...]:
+    """Every action a reviewer (or the AI) may choose for a case in this bucket: the bucket's catalog, then
+    the catalogs of the case's secondary flags (a VIP order that is also short-paid can have the payment
+    captured), then the actions every bucket has. Flags come from the rules, never from customer text."""
+    actions = list(ACTIONS[Bucket(bucket)])
+    for flag in flags or ():
+        actions += [a for a in ACTIONS[Bucket(flag)] if a not in actions]
+    return tuple(actions) + COMMON_ACTIONS
 
 
 def reasons_for(bucket: Bucket | str) -> tuple[str, ...]:
@@ -162,12 +171,25 @@ class Actor(BaseModel):
 
     username: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
     role: Role
+    # A process acting on its own account (the command line run by the file's owner, the inbox): not a
+    # sign-in, so not looked up among the accounts. A person is re-checked at every write.
+    system: bool = False
 
     def __str__(self) -> str:
         return self.username
 
 
-SYSTEM = Actor(username="system", role=Role.MANAGER)
+SYSTEM = Actor(username="system", role=Role.MANAGER, system=True)
+
+
+def cli_actor() -> Actor:
+    """Who a command-line change is recorded as: the operating-system user who ran it."""
+    import getpass
+    try:
+        user = getpass.getuser()
+    except Exception:          # no user name in this environment (a container without one)
+        user = "unknown"
+    return Actor(username=f"cli:{user}"[:100], role=Role.MANAGER, system=True)
 
 
 class FeedRow(BaseModel):

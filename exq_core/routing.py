@@ -5,12 +5,15 @@
   opens a case in the highest-precedence bucket, the other buckets kept as flags;
 * an open case whose order changed is re-routed (bucket, flags, rules, SLA due) and its version bumped;
   if the order no longer fires anything it is flagged *condition cleared* and stays open. Nothing closes here.
+
+Written in the SQL both engines run; the caller's transaction holds it all.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .queries.sql import plus_seconds
 from .rules import RuleSet
 
 
@@ -26,7 +29,12 @@ class RouteResult:
 
 
 def sla_due_sql(rules: RuleSet, opened: str = "opened_at", bucket: str = "bucket") -> str:
-    return f"({opened} + to_microseconds(CAST(round({rules.sla_hours_sql(bucket)} * 3600000000) AS BIGINT)))"
+    return plus_seconds(opened, f"{rules.sla_hours_sql(bucket)} * 3600")
+
+
+def _temp(cur, name: str, select: str, params=None) -> None:
+    for statement in cur.dialect.create_temp(name, select):
+        cur.execute(statement, params if statement.startswith("CREATE") else None)
 
 
 def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, *,
@@ -36,26 +44,31 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
     were just stored (an import's own batch); it saves reading them back out of `orders`."""
     version = rules.full_version
     stored = facts or "orders"
-    orders = facts or f"(SELECT o.* FROM orders o SEMI JOIN {changed} c ON o.source = c.source AND o.order_id = c.order_id)"
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE routed AS {rules.routing_sql(orders)}""")
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE latest AS
-        SELECT c.case_id, c.source, c.order_id, c.state, c.rules_fired, c.bucket, c.flags, c.condition_cleared
-        FROM cases c SEMI JOIN {changed} ch ON c.source = ch.source AND c.order_id = ch.order_id
-        QUALIFY row_number() OVER (PARTITION BY c.source, c.order_id ORDER BY c.case_id DESC) = 1""")
+    orders = facts or (f"(SELECT o.* FROM orders o WHERE EXISTS (SELECT 1 FROM {changed} c "
+                       f"WHERE o.source = c.source AND o.order_id = c.order_id))")
+    _temp(cur, "routed", rules.routing_sql(orders, cur.dialect))
+    _temp(cur, "latest", f"""
+        SELECT case_id, source, order_id, state, rules_fired, bucket, flags, condition_cleared FROM (
+            SELECT c.case_id, c.source, c.order_id, c.state, c.rules_fired, c.bucket, c.flags, c.condition_cleared,
+                   row_number() OVER (PARTITION BY c.source, c.order_id ORDER BY c.case_id DESC) AS rn
+            FROM cases c WHERE EXISTS (SELECT 1 FROM {changed} ch
+                                       WHERE c.source = ch.source AND c.order_id = ch.order_id)) l
+        WHERE rn = 1""")
 
     # New cases: fires something, and no case yet, or the last one is resolved and a new rule fires.
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE opened AS
+    _temp(cur, "opened", f"""
         SELECT nextval('case_seq') AS case_id, r.source, r.order_id, r.bucket, r.flags, r.rules_fired,
                least(o.updated_at, $now) AS opened_at, o.order_total
         FROM routed r JOIN {stored} o ON o.source = r.source AND o.order_id = r.order_id
         LEFT JOIN latest l ON l.source = r.source AND l.order_id = r.order_id
-        WHERE len(r.buckets) > 0
-          AND (l.case_id IS NULL OR (l.state = 'resolved' AND NOT list_has_all(l.rules_fired, r.rules_fired)))""",
-                {"now": now})
+        WHERE cardinality(r.buckets) > 0
+          AND (l.case_id IS NULL OR (l.state = 'resolved' AND NOT (l.rules_fired @> r.rules_fired)))""",
+          {"now": now})
     cur.execute(f"""INSERT INTO cases (case_id, source, order_id, bucket, flags, rules_fired, rules_version,
-                        state, version, opened_at, sla_due_at, condition_cleared, updated_at, order_total)
+                        state, version, opened_at, sla_due_at, condition_cleared, updated_at, order_total,
+                        static_priority)
         SELECT case_id, source, order_id, bucket, flags, rules_fired, $version, 'new', 1, opened_at,
-               {sla_due_sql(rules)}, false, $now, order_total FROM opened""",
+               {sla_due_sql(rules)}, false, $now, order_total, {rules.static_priority_sql()} FROM opened""",
                 {"now": now, "version": version})
     # The 'opened' event is dated when the case opened (its SLA clock start: the snapshot's time), so the
     # history of a back-filled feed reads in order.
@@ -66,18 +79,18 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
 
     # Open cases whose order changed: re-route, or flag condition cleared. Version always moves on,
     # because the facts a reviewer saw have changed.
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE touched AS
+    _temp(cur, "touched", f"""
         SELECT l.case_id, l.state,
-               len(r.buckets) = 0 AS cleared,
+               cardinality(r.buckets) = 0 AS cleared,
                coalesce(r.bucket, l.bucket) AS bucket,
-               CASE WHEN len(r.buckets) = 0 THEN l.flags ELSE r.flags END AS flags,
-               CASE WHEN len(r.buckets) = 0 THEN l.rules_fired ELSE r.rules_fired END AS rules_fired,
+               CASE WHEN cardinality(r.buckets) = 0 THEN l.flags ELSE r.flags END AS flags,
+               CASE WHEN cardinality(r.buckets) = 0 THEN l.rules_fired ELSE r.rules_fired END AS rules_fired,
                o.order_total,
-               CASE WHEN len(r.buckets) = 0 AND NOT l.condition_cleared THEN 'condition_cleared'
-                    WHEN len(r.buckets) > 0 AND (r.bucket <> l.bucket OR r.rules_fired <> l.rules_fired
-                                                 OR l.condition_cleared) THEN 'rerouted'
+               CASE WHEN cardinality(r.buckets) = 0 AND NOT l.condition_cleared THEN 'condition_cleared'
+                    WHEN cardinality(r.buckets) > 0 AND (r.bucket <> l.bucket OR r.rules_fired <> l.rules_fired
+                                                         OR l.condition_cleared) THEN 'rerouted'
                     ELSE 'snapshot_updated' END AS kind,
-               CASE WHEN len(r.buckets) = 0 THEN 'no rule fires on the new snapshot'
+               CASE WHEN cardinality(r.buckets) = 0 THEN 'no rule fires on the new snapshot'
                     ELSE 'rules: ' || array_to_string(r.rules_fired, ', ') END AS detail
         FROM latest l JOIN routed r ON r.source = l.source AND r.order_id = l.order_id
         JOIN {stored} o ON o.source = l.source AND o.order_id = l.order_id
@@ -86,6 +99,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
             rules_version = CASE WHEN t.cleared THEN cases.rules_version ELSE $version END,
             condition_cleared = t.cleared, order_total = t.order_total,
             sla_due_at = {sla_due_sql(rules, 'cases.opened_at', 't.bucket')},
+            static_priority = {rules.static_priority_sql('t.bucket', 't.order_total')},
             version = cases.version + 1, updated_at = $now
         FROM touched t WHERE cases.case_id = t.case_id""", {"now": now, "version": version})
     cur.execute("""INSERT INTO events (case_id, "at", actor, kind, from_state, to_state, detail)
@@ -94,9 +108,23 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
 
     by_bucket = dict(cur.execute("SELECT bucket, count(*) FROM opened GROUP BY bucket").fetchall())
     updated = cur.execute("SELECT count(*) FROM touched").fetchone()[0]
-    routine = cur.execute("""SELECT count(*) FROM routed r ANTI JOIN latest l
-                             ON l.source = r.source AND l.order_id = r.order_id
-                             WHERE len(r.buckets) = 0""").fetchone()[0]
+    routine = cur.execute("""SELECT count(*) FROM routed r WHERE cardinality(r.buckets) = 0 AND NOT EXISTS (
+                                 SELECT 1 FROM latest l WHERE l.source = r.source AND l.order_id = r.order_id)"""
+                          ).fetchone()[0]
     for t in ("routed", "latest", "opened", "touched"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     return RouteResult(cases_new_by_bucket=by_bucket, cases_updated=updated, routine=routine)
+
+
+def sync_static_priority(uow, rules: RuleSet) -> int:
+    """Recompute every case's stored static priority when the rules' weights or value points changed since
+    it was stored (or it never was). Returns how many cases were updated."""
+    cur = uow.cursor
+    stored = cur.scalar("SELECT value FROM meta WHERE key = 'priority_rules'")
+    if stored == rules.priority_key:
+        return 0
+    cur.execute(f"UPDATE cases SET static_priority = {rules.static_priority_sql()}")
+    n = cur.scalar("SELECT count(*) FROM cases")
+    cur.execute("INSERT INTO meta VALUES ('priority_rules', $key) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value", {"key": rules.priority_key})
+    return int(n or 0)

@@ -16,16 +16,29 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RulesFileError
-from .models import BUCKETS, Bucket, FulfillmentStatus, PaymentStatus, RiskLevel, CustomerTier
+from .models import BUCKETS, Bucket, CustomerTier, FulfillmentStatus, PaymentStatus, RiskLevel
+from .store.dialect import DUCKDB, Dialect, literal
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("exq_rules.toml")
 
+# Why a rule of each kind puts a case in the queue, in a person's words: the Review page and the model's
+# prompt both say it this way.
+RULE_EXPLANATIONS: dict[str, str] = {
+    "fraud": "the PSP / fraud tool rates the order high risk, or its risk score is over the threshold",
+    "payment": "the payment failed, or the amount paid differs from the order total",
+    "inventory": "fewer items are available than were ordered",
+    "address": "the shipping address is unverified or incomplete and the order has not shipped",
+    "returns": "the customer asked for a return or reported damage",
+    "vip": "a valuable customer or order, with another issue or a customer message",
+}
+
 ShipField = Literal["ship_name", "ship_address1", "ship_city", "ship_postal_code", "ship_country"]
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=3)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=3, allow_inf_nan=False)]
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)   # a rules file's `inf` or `nan` is refused at load
 
 
 class _Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     bucket: Bucket
     enabled: bool = True
@@ -37,7 +50,7 @@ class FraudRule(_Rule):
     risk_score_at_least: Annotated[float, Field(ge=0, le=1)] = 0.75
 
     def predicate(self) -> str:
-        return _any(_in("risk_level", self.risk_levels), f"risk_score >= {self.risk_score_at_least!r}")
+        return _any(_in("risk_level", self.risk_levels), f"risk_score >= {literal(self.risk_score_at_least)}")
 
 
 class PaymentRule(_Rule):
@@ -48,7 +61,7 @@ class PaymentRule(_Rule):
 
     def predicate(self) -> str:
         mismatch = f"({_not_in('payment_status', self.settled_statuses)} AND " \
-                   f"abs(amount_paid - order_total) > {self.tolerance}::DECIMAL(18,3))"
+                   f"abs(amount_paid - order_total) > {literal(self.tolerance)})"
         return _any(_in("payment_status", self.failed_statuses), mismatch)
 
 
@@ -87,8 +100,8 @@ class VipRule(_Rule):
 
     def predicate(self, others_fired: str = "false") -> str:
         valuable = _any(_in("customer_tier", self.tiers),
-                        f"order_total >= {self.order_total_at_least}::DECIMAL(18,3)",
-                        f"customer_ltv >= {self.customer_ltv_at_least}::DECIMAL(18,3)")
+                        f"order_total >= {literal(self.order_total_at_least)}",
+                        f"customer_ltv >= {literal(self.customer_ltv_at_least)}")
         return f"({valuable} AND ({others_fired} OR customer_message IS NOT NULL))"
 
 
@@ -97,24 +110,47 @@ Rule = Annotated[Union[FraudRule, PaymentRule, InventoryRule, AddressRule, Retur
 
 
 class BucketSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     sla_hours: Annotated[float, Field(gt=0, le=24 * 90)]
     weight: Annotated[float, Field(ge=0, le=1000)]
 
 
 class PrioritySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    value_cap: Annotated[float, Field(ge=0)] = 20
-    value_factor: Annotated[float, Field(ge=0)] = 5
-    breach_points: Annotated[float, Field(ge=0)] = 30
-    urgency_scale: Annotated[float, Field(ge=0)] = 20
+    model_config = STRICT
+    value_cap: Annotated[float, Field(ge=0, le=1000)] = 20
+    value_factor: Annotated[float, Field(ge=0, le=1000)] = 5
+    breach_points: Annotated[float, Field(ge=0, le=1000)] = 30
+    urgency_scale: Annotated[float, Field(ge=0, le=1000)] = 20
+
+    @property
+    def max_urgency(self) -> float:
+        """The most urgency can add to a case's fixed share of its priority (SPEC §3)."""
+        return max(self.breach_points, self.urgency_scale)
+
+
+class NoMoneyAtStake(BaseModel):
+    """Canceled orders with no money at stake: nothing ships and no money is held, so the rules of these
+    kinds do not fire on them (SPEC §3; a real Shopify export had 53 of 78 fraud cases of this kind)."""
+    model_config = STRICT
+    fulfillment_statuses: list[FulfillmentStatus] = [FulfillmentStatus.CANCELED]
+    payment_statuses: list[PaymentStatus] = [PaymentStatus.VOIDED, PaymentStatus.REFUNDED, PaymentStatus.FAILED,
+                                             PaymentStatus.PENDING]
+    rule_kinds: list[Literal["fraud", "payment"]] = ["fraud", "payment"]
+
+    def predicate(self) -> str:
+        """True only when both statuses are known and listed (unknown never exempts)."""
+        if not self.fulfillment_statuses or not self.payment_statuses:
+            return "false"
+        return (f"coalesce({_in('fulfillment_status', self.fulfillment_statuses)} AND "
+                f"{_in('payment_status', self.payment_statuses)}, false)")
 
 
 class RuleSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     version: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w.\-]+$")]
     precedence: list[Bucket]
     priority: PrioritySettings = PrioritySettings()
+    no_money_at_stake: NoMoneyAtStake = NoMoneyAtStake()
     buckets: dict[Bucket, BucketSettings]
     rules: list[Rule]
     source_hash: str = ""
@@ -146,74 +182,99 @@ class RuleSet(BaseModel):
 
     # -- SQL -------------------------------------------------------------------------------------------
 
+    def _predicate(self, rule, others: str = "false") -> str:
+        pred = rule.predicate(others) if isinstance(rule, VipRule) else rule.predicate()
+        if rule.kind in self.no_money_at_stake.rule_kinds:
+            pred = f"({pred} AND NOT {self.no_money_at_stake.predicate()})"
+        return pred
+
     def hit_columns_sql(self) -> str:
         """SELECT list of one boolean column per active rule, `r_<name>`, never NULL."""
         plain = [r for r in self.active if not isinstance(r, VipRule)]
-        cols = [f"coalesce({r.predicate()}, false) AS r_{r.name}" for r in plain]
-        others = _any(*[f"coalesce({r.predicate()}, false)" for r in plain]) if plain else "false"
-        cols += [f"coalesce({r.predicate(others)}, false) AS r_{r.name}"
+        cols = [f"coalesce({self._predicate(r)}, false) AS r_{r.name}" for r in plain]
+        others = _any(*[f"coalesce({self._predicate(r)}, false)" for r in plain]) if plain else "false"
+        cols += [f"coalesce({self._predicate(r, others)}, false) AS r_{r.name}"
                  for r in self.active if isinstance(r, VipRule)]
         return ",\n       ".join(cols) if cols else "false AS r__none"
 
-    def routing_sql(self, orders: str) -> str:
+    def routing_sql(self, orders: str, dialect: Dialect = DUCKDB) -> str:
         """One row per order in `orders` (a table or subquery with the feed columns) with
         rules_fired (names), buckets (in precedence order), bucket (primary) and flags (secondary)."""
         active = self.active
-        fired = "list_filter([" + ", ".join(
-            f"CASE WHEN r_{r.name} THEN '{r.name}' END" for r in active) + "], lambda x: x IS NOT NULL)" \
-            if active else "[]::VARCHAR[]"
+        fired = dialect.compact([f"CASE WHEN r_{r.name} THEN {literal(r.name)} END" for r in active])
         bucket_terms = []
         for b in self.precedence:
             rules = [f"r_{r.name}" for r in active if r.bucket == b]
             if rules:
-                bucket_terms.append(f"CASE WHEN {' OR '.join(rules)} THEN '{b.value}' END")
-        buckets = ("list_filter([" + ", ".join(bucket_terms) + "], lambda x: x IS NOT NULL)") \
-            if bucket_terms else "[]::VARCHAR[]"
+                bucket_terms.append(f"CASE WHEN {' OR '.join(rules)} THEN {literal(b.value)} END")
+        buckets = dialect.compact(bucket_terms)
         if active:
             # most orders are routine: build the lists only for the ones where something fired
             hit = " OR ".join(f"r_{r.name}" for r in active)
-            fired = f"CASE WHEN {hit} THEN {fired} ELSE []::VARCHAR[] END"
-            buckets = f"CASE WHEN {hit} THEN {buckets} ELSE []::VARCHAR[] END"
+            fired = f"CASE WHEN {hit} THEN {fired} ELSE ARRAY[]::VARCHAR[] END"
+            buckets = f"CASE WHEN {hit} THEN {buckets} ELSE ARRAY[]::VARCHAR[] END"
         return f"""
             SELECT source, order_id, rules_fired, buckets,
                    buckets[1] AS bucket, buckets[2:] AS flags
             FROM (SELECT source, order_id, {fired} AS rules_fired, {buckets} AS buckets
-                  FROM (SELECT *, {self.hit_columns_sql()} FROM {orders}))"""
+                  FROM (SELECT *, {self.hit_columns_sql()} FROM {orders} o) h) r"""
 
     def weight_sql(self, bucket_col: str = "bucket") -> str:
-        whens = " ".join(f"WHEN '{b.value}' THEN {s.weight!r}" for b, s in self.buckets.items())
-        return f"CAST(CASE {bucket_col} {whens} ELSE 0 END AS DOUBLE)"
+        whens = " ".join(f"WHEN {literal(b.value)} THEN {literal(float(s.weight))}" for b, s in self.buckets.items())
+        return f"CAST(CASE {bucket_col} {whens} ELSE 0 END AS DOUBLE PRECISION)"
 
     def sla_hours_sql(self, bucket_col: str = "bucket") -> str:
-        whens = " ".join(f"WHEN '{b.value}' THEN {s.sla_hours!r}" for b, s in self.buckets.items())
-        return f"(CASE {bucket_col} {whens} END)"
+        whens = " ".join(f"WHEN {literal(b.value)} THEN {literal(float(s.sla_hours))}"
+                         for b, s in self.buckets.items())
+        return f"CAST(CASE {bucket_col} {whens} END AS DOUBLE PRECISION)"
 
-    def priority_term_sql(self, now_param: str = "$now") -> dict[str, str]:
-        """The three terms of SPEC §3's priority as SQL over a cases row, by name."""
+    def value_points_sql(self, total_col: str = "order_total") -> str:
         p = self.priority
-        elapsed = f"greatest(0, epoch({now_param} - opened_at))"
-        return {
-            "bucket_weight": self.weight_sql(),
-            "value_points": f"least({p.value_cap!r}, {p.value_factor!r} * log10(1 + order_total::DOUBLE))",
-            "urgency_points": f"CAST(CASE WHEN {now_param} > sla_due_at THEN {p.breach_points!r} ELSE "
-                              f"round({p.urgency_scale!r} * {elapsed} / epoch(sla_due_at - opened_at)) END AS DOUBLE)",
-        }
+        return (f"least({literal(float(p.value_cap))}, {literal(float(p.value_factor))} * "
+                f"log10(1 + CAST({total_col} AS DOUBLE PRECISION)))")
 
-    def priority_sql(self, now_param: str = "$now") -> str:
-        return "(" + " + ".join(self.priority_term_sql(now_param).values()) + ")"
+    def static_priority_sql(self, bucket_col: str = "bucket", total_col: str = "order_total") -> str:
+        """The part of a case's priority that never changes while its bucket and value stay: bucket weight +
+        value points. Stored on the case (`static_priority`); urgency is added at query time."""
+        return f"({self.weight_sql(bucket_col)} + {self.value_points_sql(total_col)})"
+
+    def urgency_sql(self, now_param: str = "$now", alias: str = "") -> str:
+        """Urgency points: breach_points once the SLA is breached, else urgency_scale × elapsed / SLA rounded
+        half up (the same on both engines: PostgreSQL rounds a double half to even)."""
+        p = self.priority
+        opened, due = f"{alias}opened_at", f"{alias}sla_due_at"
+        elapsed = f"greatest(0, CAST(extract(epoch FROM ({now_param} - {opened})) AS DOUBLE PRECISION))"
+        sla = f"CAST(extract(epoch FROM ({due} - {opened})) AS DOUBLE PRECISION)"
+        return (f"CAST(CASE WHEN {now_param} > {due} THEN {literal(float(p.breach_points))} ELSE "
+                f"floor({literal(float(p.urgency_scale))} * {elapsed} / {sla} + 0.5) END AS DOUBLE PRECISION)")
+
+    def priority_term_sql(self, now_param: str = "$now", alias: str = "") -> dict[str, str]:
+        """The three terms of SPEC §3's priority as SQL over a cases row (`alias` like "c."), by name."""
+        return {"bucket_weight": self.weight_sql(f"{alias}bucket"),
+                "value_points": self.value_points_sql(f"{alias}order_total"),
+                "urgency_points": self.urgency_sql(now_param, alias)}
+
+    def priority_sql(self, now_param: str = "$now", alias: str = "") -> str:
+        return "(" + " + ".join(self.priority_term_sql(now_param, alias).values()) + ")"
+
+    @property
+    def priority_key(self) -> str:
+        """What the stored static priorities were computed with; they are recomputed when it changes."""
+        weights = ",".join(f"{b.value}={self.buckets[b].weight!r}" for b in BUCKETS)
+        return f"{weights};cap={self.priority.value_cap!r};factor={self.priority.value_factor!r}"
 
 
 def _in(column: str, values) -> str:
     if not values:
         return "false"
-    return f"{column} IN ({', '.join(repr(str(v.value)) for v in values)})"
+    return f"{column} IN ({', '.join(literal(str(v.value)) for v in values)})"
 
 
 def _not_in(column: str, values) -> str:
     """Blank (NULL) is 'not in' every list: unknown is treated as still open."""
     if not values:
         return "true"
-    return f"coalesce({column} NOT IN ({', '.join(repr(str(v.value)) for v in values)}), true)"
+    return f"coalesce({column} NOT IN ({', '.join(literal(str(v.value)) for v in values)}), true)"
 
 
 def _any(*terms: str) -> str:

@@ -15,8 +15,9 @@ from .rules import RuleSet
 
 
 def _routed_buckets(cur, rules: RuleSet, table: str) -> None:
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                f"SELECT source, order_id, bucket FROM ({rules.routing_sql('orders')})")
+    for statement in cur.dialect.create_temp(
+            table, f"SELECT source, order_id, bucket FROM ({rules.routing_sql('orders', cur.dialect)}) r"):
+        cur.execute(statement)
 
 
 def compare_routing(cur, current: RuleSet, proposed: RuleSet) -> dict:
@@ -28,15 +29,14 @@ def compare_routing(cur, current: RuleSet, proposed: RuleSet) -> dict:
                count(*) AS orders
         FROM wi_current c JOIN wi_proposed p USING (source, order_id)
         WHERE c.bucket IS DISTINCT FROM p.bucket
-        GROUP BY ALL ORDER BY orders DESC""").fetchall()
-    counts = cur.execute("""
-        SELECT b, (SELECT count(*) FROM wi_current WHERE bucket = b), (SELECT count(*) FROM wi_proposed WHERE bucket = b)
-        FROM (SELECT unnest($buckets) AS b)""", {"buckets": [b.value for b in BUCKETS]}).fetchall()
-    routine = cur.execute("SELECT (SELECT count(*) FROM wi_current WHERE bucket IS NULL), "
-                          "(SELECT count(*) FROM wi_proposed WHERE bucket IS NULL)").fetchone()
+        GROUP BY 1, 2 ORDER BY orders DESC, 1, 2""").fetchall()
+    current = dict(cur.execute("SELECT bucket, count(*) FROM wi_current GROUP BY bucket").fetchall())
+    proposed = dict(cur.execute("SELECT bucket, count(*) FROM wi_proposed GROUP BY bucket").fetchall())
+    routine = (current.get(None, 0), proposed.get(None, 0))
     cur.execute("DROP TABLE wi_current")
     cur.execute("DROP TABLE wi_proposed")
-    rows = [{"bucket": b, "current": c, "proposed": p, "change": p - c} for b, c, p in counts]
+    rows = [{"bucket": b.value, "current": current.get(b.value, 0), "proposed": proposed.get(b.value, 0),
+             "change": proposed.get(b.value, 0) - current.get(b.value, 0)} for b in BUCKETS]
     rows.append({"bucket": "routine", "current": routine[0], "proposed": routine[1],
                  "change": routine[1] - routine[0]})
     return {"buckets": rows, "moves": [{"from": f, "to": t, "orders": n} for f, t, n in moves]}
@@ -45,10 +45,11 @@ def compare_routing(cur, current: RuleSet, proposed: RuleSet) -> dict:
 def queue_top(cur, rules: RuleSet, now: datetime, limit: int = 20) -> list[dict]:
     """The top of the open queue as these rules' weights and SLAs would order it."""
     rows = cur.execute(f"""
-        SELECT case_id, order_id, bucket, round({rules.priority_sql('$now')}, 1) AS priority
-        FROM (SELECT * REPLACE ({sla_due_sql(rules)} AS sla_due_at) FROM cases
-              WHERE state <> 'resolved' AND NOT (state = 'waiting' AND follow_up_at > $now))
-        ORDER BY priority DESC, opened_at, case_id LIMIT $limit""", {"now": now, "limit": limit}).fetchall()
+        SELECT case_id, order_id, bucket, {cur.dialect.round(rules.priority_sql('$now'), 1)} AS priority
+        FROM (SELECT case_id, order_id, bucket, order_total, opened_at, {sla_due_sql(rules)} AS sla_due_at
+              FROM cases WHERE state <> 'resolved' AND NOT (state = 'waiting' AND coalesce(follow_up_at > $now, false))) c
+        ORDER BY {rules.priority_sql('$now')} DESC, opened_at, case_id LIMIT $limit""",
+                       {"now": now, "limit": limit}).fetchall()
     return [{"rank": i + 1, "case_id": c, "order_id": o, "bucket": b, "priority": p}
             for i, (c, o, b, p) in enumerate(rows)]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .errors import (ActionNotAllowed, CaseClaimed, EvidenceRequired, FollowUpRequired, NoteRequired,
+from .errors import (ActionNotAllowed, ActionRequired, CaseClaimed, EvidenceRequired, FollowUpRequired,
+                     NoteRequired,
                      NotPermitted, ReasonNotAllowed, StaleCase, TransitionNotAllowed)
 from .models import (MIN_EVIDENCE, Actor, Case, Decision, DecisionRequest, Event, Role, State, Verdict,
                      actions_for, reasons_for)
@@ -83,13 +84,15 @@ def transition(case: Case, request: DecisionRequest, actor: Actor, now: datetime
         raise TransitionNotAllowed(
             f"A case cannot go from {case.state} to {to_state}; from {case.state} it can go to {allowed}.")
 
-    if request.action is not None and request.action not in actions_for(case.bucket):
-        raise ActionNotAllowed(f"'{request.action}' is not an action for {case.bucket}; choose one of "
-                               f"{', '.join(actions_for(case.bucket))}.")
+    allowed = actions_for(case.bucket, case.flags)
+    if request.action is not None and request.action not in allowed:
+        raise ActionNotAllowed(f"'{request.action}' is not an action for this {case.bucket} case; choose one of "
+                               f"{', '.join(allowed)}.")
     verdict = Verdict.NO_SUGGESTION
     if request.suggestion is not None:
         if request.action is None:
-            raise ActionNotAllowed("Accept the suggested action or choose another one.")
+            raise ActionRequired("No action chosen: press Accept to take the suggested action, or choose "
+                                 "another action (with an override note).")
         if request.action == request.suggestion.action:
             verdict = Verdict.ACCEPTED
         else:

@@ -18,6 +18,8 @@ from exq_core.errors import NotPermitted
 from exq_core.models import (BUCKET_LABELS, COMMON_REASONS, Bucket, DecisionRequest, State, reasons_for)
 from exq_core.store import utcnow
 from ui.common import current_actor, get_store
+from ui.data import NOW, fresh
+from ui.format import inert
 
 MAX_BULK = 100
 RESULT = "bulk_result"
@@ -121,8 +123,7 @@ def bulk_panel(case_ids: list[int]) -> None:
         st.warning(f"{len(ids)} cases selected; a bulk action takes at most {MAX_BULK}. The first {MAX_BULK} are shown.")
         ids = ids[:MAX_BULK]
     now = utcnow()
-    with get_store().read() as cur:
-        frame = queries.cases_by_id(cur, now, ids)
+    frame = fresh(queries.cases_by_id, NOW, ids)
     cases = frame.to_dict("records")
     buckets = sorted({c["bucket"] for c in cases})
     reasons = list(reasons_for(buckets[0])) if len(buckets) == 1 else list(COMMON_REASONS)
@@ -144,7 +145,7 @@ def bulk_panel(case_ids: list[int]) -> None:
             holder = f" · held by {case['claimed_by']}" if case["claimed_by"] else ""
             # order ids come from the feed: plain text
             left.text(f"#{cid} · {BUCKET_LABELS.get(Bucket(case['bucket']), case['bucket'])} · {case['state']} · "
-                      f"{case['order_id']}{holder}")
+                      f"{inert(case['order_id'])}{holder}")
             right.text_input(f"Evidence for case {cid}", key=evidence_key(cid), max_chars=2_000,
                              label_visibility="collapsed", placeholder=f"Evidence for case {cid}")
         # the versions on screen travel with the callback: a case changed since is refused as stale

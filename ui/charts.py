@@ -11,12 +11,12 @@ from typing import Mapping
 import altair as alt
 import pandas as pd
 
-from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, STATES
+import streamlit as st
+
+from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, STATE_LABELS, STATES
 
 LABELS = [BUCKET_LABELS[b] for b in BUCKETS]
 COLORS = [BUCKET_COLORS[b] for b in BUCKETS]
-STATE_LABELS = {"new": "New", "in_review": "In review", "waiting": "Waiting", "escalated": "Escalated",
-                "resolved": "Resolved"}
 PICK = "pick"          # the name of every chart's click selection
 
 
@@ -114,3 +114,12 @@ def picked(event, fields: tuple[str, ...] = ("bucket",)) -> dict | None:
         return None
     point = points[0]
     return {f: point.get(f) for f in fields if point.get(f) is not None}
+
+
+@st.cache_data(max_entries=20, show_spinner=False)
+def chart_specs(data: dict) -> dict[str, dict]:
+    """The Overview's charts as Vega-Lite specs, built (and validated by Altair) once per set of numbers
+    rather than on every rerun."""
+    return {"aging": aging_chart(data["aging"]).to_dict(),
+            "breaches": breaches_chart(data["breached_by_bucket"]).to_dict(),
+            "flow": flow_chart(data["per_day"]).to_dict()}

@@ -1,4 +1,4 @@
-"""What every page needs: one Store per process, the rules, the current person, cached reads."""
+"""What every page needs: the process's store, the active rules, the AI settings, the signed-in person."""
 from __future__ import annotations
 
 import os
@@ -6,54 +6,69 @@ from pathlib import Path
 
 import streamlit as st
 
+from exq_core import services
+from exq_core.assist import AIConfig
 from exq_core.models import BUCKET_COLORS, BUCKETS, Actor
 from exq_core.rules import RuleSet, load_rules
-from exq_core.store import default_db_target, open_store, Store, utcnow
+from exq_core.store import Store, default_db_target, is_postgres_url, open_store
+
+BUCKET_ORDER = [b.value for b in BUCKETS]
+BUCKET_PALETTE = [BUCKET_COLORS[b] for b in BUCKETS]
+APP_MEMORY_LIMIT = os.environ.get("EXQ_DUCKDB_MEMORY", "600MB")
 
 
-def db_path() -> Path:
-    return Path(os.environ.get("EXQ_DB") or default_db_target())
+def db_target() -> str:
+    """$EXQ_DB: a DuckDB file (default data/exq.duckdb) or a postgresql:// URL."""
+    return default_db_target()
+
+
+def db_label() -> str:
+    return get_store().label
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
-def _store(path: str) -> Store:
-    return open_store(path)
+def _store(target: str) -> Store:
+    # The dashboard keeps DuckDB inside a memory budget: an inbox import of a million rows spills to disk
+    # instead of growing the process past it (SPEC §8).
+    return open_store(target, memory_limit=None if is_postgres_url(target) else APP_MEMORY_LIMIT)
 
 
 def get_store() -> Store:
-    """The process's one connection (DuckDB lets one process own the file)."""
-    _apply_ai_secrets()
-    return _store(str(db_path()))
-
-
-def _apply_ai_secrets() -> None:
-    """The [ai] table of .streamlit/secrets.toml configures the AI assist (environment variables win)."""
-    from exq_core.assist import apply_settings
-    try:
-        settings = st.secrets.get("ai")
-    except Exception:  # no or unreadable secrets file: environment only
-        return
-    if settings:
-        apply_settings(dict(settings))
+    """The process's one store (DuckDB lets one process own the file; PostgreSQL gets one pool)."""
+    return _store(db_target())
 
 
 @st.cache_resource(show_spinner=False)
 def _rules(path: str, mtime: float) -> RuleSet:
-    return load_rules(path or None)
+    rules = load_rules(path or None)
+    services.sync_priority(get_store(), rules)
+    return rules
 
 
 def get_rules() -> RuleSet:
+    """The active rules ($EXQ_RULES, else the shipped defaults), re-read when the file changes."""
     path = os.environ.get("EXQ_RULES", "")
     mtime = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
     return _rules(path, mtime)
 
 
-def data_stamp() -> tuple:
-    """Changes whenever anything is written (every state change appends an event; every import a row).
-    Cached reads take it as an argument, so a decision in one browser shows in another on its next rerun."""
-    with get_store().read() as cur:
-        return cur.execute("SELECT (SELECT max(event_id) FROM events), (SELECT max(import_id) FROM imports), "
-                           "(SELECT count(*) FROM suggestions)").fetchone()
+def _secrets_ai() -> dict:
+    try:
+        return dict(st.secrets.get("ai") or {})
+    except Exception:  # no or unreadable secrets file: environment only
+        return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _ai_config(key: tuple) -> AIConfig:
+    return AIConfig.from_env(settings=_secrets_ai())
+
+
+def ai_config() -> AIConfig:
+    """The AI settings: the environment first, then `[ai]` in .streamlit/secrets.toml. Built once."""
+    env = tuple(os.environ.get(n, "") for n in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EXQ_AI_MODEL",
+                                                 "EXQ_AI_TIMEOUT_S", "EXQ_AI_SEND_TEXT"))
+    return _ai_config(env)
 
 
 def current_actor() -> Actor | None:
@@ -61,11 +76,28 @@ def current_actor() -> Actor | None:
     return st.session_state.get("actor")
 
 
-BUCKET_ORDER = [b.value for b in BUCKETS]
-BUCKET_PALETTE = [BUCKET_COLORS[b] for b in BUCKETS]
+def page_guard(permission: str = "read", what: str = "this page") -> Actor:
+    """Every page checks the session itself (defence in depth behind app.py's gate): nobody signed in,
+    no page; a role without `permission` gets a sentence instead of the page."""
+    from exq_core.workflow import PERMISSIONS
+    actor = current_actor()
+    if actor is None:
+        st.stop()
+    if permission not in PERMISSIONS[actor.role]:
+        st.info(f"{what[0].upper() + what[1:]} needs another role: you are signed in as a {actor.role.value}. "
+                "Ask a manager if you need access.", icon=":material/lock:")
+        st.stop()
+    return actor
 
 
-def now_minute() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M")
-
-
+def still_signed_in() -> bool:
+    """For parts of a page that refresh on their own (fragments skip app.py's gate): the account re-checked
+    now. False (and a full rerun, which signs the person out) when it was disabled or its role changed."""
+    from exq_core import auth
+    actor = current_actor()
+    if actor is None:
+        return False
+    fresh = auth.session_actor(get_store(), actor)
+    if fresh != actor:
+        st.rerun(scope="app")
+    return True

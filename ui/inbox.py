@@ -1,13 +1,12 @@
-"""The inbox watcher: one background thread per app process imports files dropped into data/inbox/."""
+"""The inbox watcher of this app process: files dropped into data/inbox/ (or data/inbox/<source>/) are
+imported by it. Started at server start by server.py (whether or not anyone opened a page), and by
+app.py when the app is run without it; either way there is one per process."""
 from __future__ import annotations
 
 import os
 
-import streamlit as st
-
-from exq_core.ingest.inbox import InboxWatcher, inbox_dir
+from exq_core.ingest.inbox import InboxWatcher, ensure_watcher, inbox_dir
 from exq_core.rules import load_rules
-from ui.common import db_path, get_store
 
 
 def _interval() -> float:
@@ -17,15 +16,18 @@ def _interval() -> float:
         return 20.0
 
 
-@st.cache_resource(show_spinner=False, on_release=lambda watcher: watcher.stop())
-def _watcher(db: str, folder: str, interval: float) -> InboxWatcher:
-    # The rules are read afresh on every pass (a changed rules file applies to the next inbox import).
-    return InboxWatcher(get_store(), folder, lambda: load_rules(os.environ.get("EXQ_RULES") or None),
-                        interval).start()
+def inbox_enabled() -> bool:
+    return os.environ.get("EXQ_INBOX", "").lower() not in ("off", "0", "false", "no")
 
 
 def get_inbox_watcher() -> InboxWatcher | None:
-    """Started once per process by app.py; `EXQ_INBOX=off` switches the inbox off."""
-    if os.environ.get("EXQ_INBOX", "").lower() in ("off", "0", "false", "no"):
+    """The process's watcher (started on first call); None when `EXQ_INBOX=off`. The store is opened lazily
+    by the watcher's own thread, so a database held by another process only delays the inbox."""
+    if not inbox_enabled():
         return None
-    return _watcher(str(db_path()), str(inbox_dir(db_path())), _interval())
+    from ui.common import db_target, get_store
+    from exq_core.store import is_postgres_url
+    target = db_target()
+    home = "data" if is_postgres_url(target) else os.path.dirname(os.path.abspath(target))
+    return ensure_watcher(get_store, inbox_dir(home), lambda: load_rules(os.environ.get("EXQ_RULES") or None),
+                          _interval())

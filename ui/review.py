@@ -1,9 +1,15 @@
 """The Review page's panels: facts, why the case is here, history, the AI suggestion and the decision form.
 
-Every state change goes through `exq_core.services` (the one transition function). Decision callbacks are
-bound to the case version and suggestion that were on screen (`on_click` args are fixed when the form is
-drawn), so a decision made on a stale screen is refused by the workflow, not silently applied.
-Customer and model text is untrusted: it is shown with `st.text` / `st.dataframe`, never as Markdown or HTML.
+Every state change goes through `exq_core.services` (the one transition function). The record tells the
+truth about what the person did:
+* the form starts with no action chosen; Accept sets the suggested action, any other action is an override
+  (note required), and saving with no action is refused;
+* the suggestion recorded with a decision is the one on screen: once shown it is pinned for this review and
+  only changes when the person presses "Ask again";
+* the page never waits for the model: the facts, history and form render at once, and a suggestion still
+  being made arrives in its own fragment (within `EXQ_AI_TIMEOUT_S`; past it, the offline assistant's).
+Customer and model text is untrusted: shown with `st.text` / `st.dataframe`, invisible characters made
+visible, never as Markdown or HTML.
 """
 from __future__ import annotations
 
@@ -14,18 +20,23 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from exq_core import assist, insights, queries, services, workflow
+from exq_core import assist, queries, services, workflow
 from exq_core.errors import CaseNotFound, GuardrailError
-from exq_core.models import (BUCKET_LABELS, Bucket, DecisionRequest, State, SuggestionRef, actions_for,
-                             reasons_for)
+from exq_core.models import (BUCKET_LABELS, Bucket, DecisionRequest, State, actions_for, reasons_for)
+from exq_core.queries import insights
+from exq_core.rules import RULE_EXPLANATIONS
 from exq_core.store import utcnow
-from ui.common import current_actor, get_rules, get_store
+from ui.common import ai_config, current_actor, get_rules, get_store
+from ui.data import NOW, RULES, fresh
+from ui.format import format_hours, inert, money
 
 FLASH = "review_flash"          # toast text shown once after a save
 REFUSAL = "review_refusal"      # {"case_id", "kind", "message"} of the last refused decision
 SKIPPED = "review_skipped"      # cases skipped with "Next case" in this session (not offered again soon)
+PINNED = "review_pinned"        # {case_id: suggestion dict}: the suggestion on screen for this review
+PENDING = "review_pending"      # {case_id: assist.Pending}: a suggestion being made in the background
 
-STATE_LABELS = {
+NEXT_STATE_LABELS = {
     State.RESOLVED: "Resolve",
     State.WAITING: "Wait for information (follow-up)",
     State.ESCALATED: "Escalate",
@@ -33,15 +44,6 @@ STATE_LABELS = {
     State.NEW: "New",
 }
 NEXT_STATE_ORDER = (State.RESOLVED, State.WAITING, State.ESCALATED, State.IN_REVIEW)
-
-RULE_TEXT = {
-    "fraud": "the PSP / fraud tool rates the order high risk",
-    "payment": "the payment failed, or the amount paid differs from the order total",
-    "inventory": "fewer items are available than were ordered",
-    "address": "the shipping address is unverified or incomplete and the order has not shipped",
-    "returns": "the customer asked for a return or reported damage",
-    "vip": "a valuable customer or order, with another issue or a customer message",
-}
 
 ORDER_FIELDS = (
     ("Order", ("order_id", "source", "placed_at", "updated_at", "order_total", "currency")),
@@ -53,6 +55,8 @@ ORDER_FIELDS = (
                   "address_verified", "fulfillment_status")),
     ("Return", ("return_requested", "damage_reported", "return_reason")),
 )
+SOURCE_NAMES = {"model": "the AI model", "offline": "the offline assistant",
+                "fallback": "the offline assistant (the model failed)"}
 
 
 class Keys:
@@ -70,14 +74,6 @@ class Keys:
         return [v for k, v in vars(self).items()]
 
 
-def case_param() -> int | None:
-    raw = st.query_params.get("case")
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def open_case(case_id: int | None) -> None:
     """Point the page at another case (or none); the page reruns and claims it on open."""
     if case_id is None:
@@ -89,8 +85,15 @@ def open_case(case_id: int | None) -> None:
 def next_case_id(exclude: list[int]) -> int | None:
     """The top of the queue (escalate-first order) that nobody holds, skipping `exclude`."""
     skipped = st.session_state.get(SKIPPED, [])
-    with get_store().read() as cur:
-        return queries.next_unclaimed(cur, get_rules(), utcnow(), exclude=[*exclude, *skipped])
+    return fresh(queries.next_unclaimed, RULES, NOW, exclude=[*exclude, *skipped])
+
+
+def _forget(case_id: int) -> None:
+    """The review of this case is over (saved, skipped): its pinned suggestion and inputs go."""
+    st.session_state.get(PINNED, {}).pop(case_id, None)
+    st.session_state.get(PENDING, {}).pop(case_id, None)
+    for key in Keys(case_id).all():
+        st.session_state.pop(key, None)
 
 
 # -- claim on open ----------------------------------------------------------------------------------
@@ -107,8 +110,8 @@ def claim_on_open(case_id: int) -> str | None:
     holder = workflow.claim_holder(case, now)
     if holder and holder != actor.username:
         until = workflow.claim_expiry(case)
-        return (f"{holder} is working on this case (claimed until {until:%Y-%m-%d %H:%M} UTC). You can read "
-                "it; a decision from you is refused until the claim lapses or is released.")
+        return (f"{inert(holder)} is working on this case (claimed until {until:%Y-%m-%d %H:%M} UTC). You can "
+                "read it; a decision from you is refused until the claim lapses or is released.")
     if holder == actor.username or "claim" not in workflow.PERMISSIONS[actor.role]:
         return None
     if case.state is State.RESOLVED:
@@ -117,7 +120,7 @@ def claim_on_open(case_id: int) -> str | None:
         return None
     try:
         services.claim(store, case_id, actor)
-    except GuardrailError as err:       # someone claimed it a moment ago
+    except GuardrailError as err:       # someone claimed it a moment ago, or the account changed
         return str(err)
     return None
 
@@ -132,13 +135,17 @@ def work_now(case_id: int) -> None:
 
 # -- read-only panels -------------------------------------------------------------------------------
 
+def _duration(hours: float) -> str:
+    return format_hours(hours)
+
+
 def header(detail: dict) -> None:
     bucket = Bucket(detail["bucket"])
     state = State(detail["state"])
     st.title(f"Case {detail['case_id']} · {BUCKET_LABELS[bucket]}")
-    # order ids come from the feed: plain text
-    st.text(f"Order {detail['order_id']} (source {detail['source']}) · state {state.value} · "
-            f"version {detail['version']}" + (f" · assignee {detail['assignee']}" if detail["assignee"] else ""))
+    # order ids and names come from the feed: plain text, invisible characters shown as markers
+    st.text(f"Order {inert(detail['order_id'])} (source {inert(detail['source'])}) · state {state.value} · "
+            f"version {detail['version']}" + (f" · assignee {inert(detail['assignee'])}" if detail["assignee"] else ""))
     cols = st.columns(4)
     cols[0].metric("Priority", f"{detail['priority']:.1f}",
                    help="priority = bucket weight + value points + urgency points (SPEC §3)")
@@ -152,19 +159,15 @@ def header(detail: dict) -> None:
         cols[1].metric("SLA", f"{_duration(-hours)} over" if detail["breached"] else f"{_duration(hours)} left")
         cols[1].caption(f"due {detail['sla_due_at']:%Y-%m-%d %H:%M} UTC")
     order = detail.get("order") or {}
-    cols[2].metric("Order total", f"{detail['order_total']:,.2f} {order.get('currency') or ''}".strip())
+    cols[2].metric("Order total", f"{money(detail['order_total'])} {order.get('currency') or ''}".strip())
     cols[2].caption(f"placed {order['placed_at']:%Y-%m-%d %H:%M} UTC" if order.get("placed_at") else "")
     if detail["claimed_by"]:
-        cols[3].metric("Claimed by", detail["claimed_by"])
+        cols[3].metric("Claimed by", inert(detail["claimed_by"]))
         cols[3].caption(f"until {detail['claim_expires_at']:%H:%M} UTC")
     else:
         cols[3].metric("Claimed by", "nobody")
         if state is State.WAITING and detail["follow_up_at"] is not None:
             cols[3].caption(f"follow-up {detail['follow_up_at']:%Y-%m-%d %H:%M} UTC")
-
-
-def _duration(hours: float) -> str:
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
 def why_here(detail: dict) -> None:
@@ -176,7 +179,8 @@ def why_here(detail: dict) -> None:
         if rule is None:
             lines.append(f"- **{name}** (a rule no longer in the active rules file)")
         else:
-            lines.append(f"- **{name}** → {BUCKET_LABELS[rule.bucket]}: {RULE_TEXT.get(rule.kind, rule.kind)}")
+            lines.append(f"- **{name}** → {BUCKET_LABELS[rule.bucket]}: "
+                         f"{RULE_EXPLANATIONS.get(rule.kind, rule.kind)}")
     # rule names are validated identifiers ([a-z0-9_]) and the texts are ours: safe as Markdown
     st.markdown("\n".join(lines) or "No rule recorded.")
     flags = [BUCKET_LABELS.get(Bucket(f), f) for f in detail["flags"]]
@@ -197,8 +201,8 @@ def _fmt(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):  # money is stored with 3 places (for 3-decimal currencies); show what it has
-        return f"{value:,.{max(2, -value.normalize().as_tuple().exponent)}f}"
-    return str(value)
+        return money(value)
+    return inert(str(value))
 
 
 def order_facts(detail: dict) -> None:
@@ -209,12 +213,12 @@ def order_facts(detail: dict) -> None:
         return
     rows = [{"group": group, "field": name.replace("_", " "), "value": _fmt(order.get(name))}
             for group, names in ORDER_FIELDS for name in names]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=430,
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=430, key="rv_facts",
                  column_config={"group": st.column_config.TextColumn(width="small"),
                                 "field": st.column_config.TextColumn(width="medium")})
     if order.get("customer_message"):
         st.caption("Customer message (the customer's own words, shown as plain text)")
-        st.text(order["customer_message"])
+        st.text(inert(order["customer_message"]))
 
 
 def _timeline(df: pd.DataFrame) -> pd.DataFrame:
@@ -226,73 +230,133 @@ def _timeline(df: pd.DataFrame) -> pd.DataFrame:
 
     def details(row) -> str:
         if row["kind"] != "decision":
-            return row["detail"] or ""
+            return inert(row["detail"] or "")
         parts = [f"{row['verdict']}: {row['action']}" if row["action"] else row["verdict"],
                  f"reason {row['resolution_reason']}" if row["resolution_reason"] else None,
                  f"evidence {row['evidence']}" if row["evidence"] else None,
                  f"override note: {row['detail']}" if row["detail"] else None,
                  f"note: {row['note']}" if row["note"] else None]
-        return " · ".join(p for p in parts if p)
+        return inert(" · ".join(p for p in parts if p))
 
     df = df.astype(object).where(df.notna(), None)
-    return pd.DataFrame({"when (UTC)": df["at"], "who": df["actor"], "what": df["kind"],
+    return pd.DataFrame({"when (UTC)": df["at"], "who": df["actor"].map(inert), "what": df["kind"],
                          "state": df.apply(change, axis=1), "details": df.apply(details, axis=1)})
 
 
 def history(case_id: int) -> None:
     st.subheader("History")
-    with get_store().read() as cur:
-        df = queries.history(cur, case_id)
+    df = fresh(queries.history, case_id)
     if df.empty:
         st.caption("Nothing has happened to this case yet.")
         return
-    st.dataframe(_timeline(df), hide_index=True, width="stretch", column_config={
+    st.dataframe(_timeline(df), hide_index=True, width="stretch", key="rv_history", column_config={
         "when (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
         "who": st.column_config.TextColumn(width="small"), "what": st.column_config.TextColumn(width="small"),
         "state": st.column_config.TextColumn(width="medium"), "details": st.column_config.TextColumn(width="large")})
 
 
+# -- the suggestion ---------------------------------------------------------------------------------
+
+def pinned(case_id: int) -> assist.Suggestion | None:
+    """The suggestion on screen for this review of the case, if one is shown."""
+    data = st.session_state.get(PINNED, {}).get(case_id)
+    return assist.Suggestion.model_validate(data) if data else None
+
+
+def _pin(case_id: int, suggestion: assist.Suggestion) -> None:
+    st.session_state.setdefault(PINNED, {})[case_id] = suggestion.model_dump()
+    st.session_state.get(PENDING, {}).pop(case_id, None)
+
+
+def ask_again(case_id: int) -> None:
+    """The person's choice: drop the suggestion on screen and ask the assistant anew."""
+    st.session_state.get(PINNED, {}).pop(case_id, None)
+    result = assist.request(get_store(), get_rules(), case_id, config=ai_config(), again=True)
+    if isinstance(result, assist.Pending):
+        st.session_state.setdefault(PENDING, {})[case_id] = result
+    elif result is not None:
+        _pin(case_id, result)
+    k = Keys(case_id)
+    st.session_state.pop(k.overriding, None)
+
+
 def source_label(s: assist.Suggestion) -> str:
-    if s.source == "offline":
-        return "Offline assistant (template from the order facts and the rules that fired)"
-    return f"AI model ({s.source})"
+    if s.source == "model":
+        return f"AI model {s.model} at {s.server}"
+    if s.source == "fallback":
+        return "Offline assistant, because the AI model failed (template from the order facts and the rules)"
+    return "Offline assistant (template from the order facts and the rules that fired)"
 
 
-def suggestion_panel(detail: dict) -> assist.Suggestion | None:
-    """Show the stored suggestion for the case version on screen; returns it (None if there is none)."""
-    st.subheader("AI suggestion")
-    try:
-        with st.spinner("Asking the assistant…"):
-            s = assist.suggestion_for(get_store(), get_rules(), detail["case_id"])
-    except Exception as err:  # the assistant must never break the page
-        st.warning(f"No suggestion available: {type(err).__name__}. Decide without one.")
-        return None
-    if s is None:
-        st.caption("No suggestion for this case.")
-        return None
-    st.text(s.summary)
+def _show(s: assist.Suggestion, bucket: str) -> None:
+    st.text(inert(s.summary))
     st.markdown("**Suggested action**")
     st.text(s.action)
     if s.rationale:
         st.markdown("**Why**")
-        st.text(s.rationale)
+        st.text(inert(s.rationale))
     if s.confidence is not None:
         st.progress(float(s.confidence))
         st.caption(f"Confidence {s.confidence:.0%}")
     if s.missing_evidence:
         st.markdown("**Missing evidence**")
-        st.text("\n".join(f"• {m}" for m in s.missing_evidence))
+        st.text("\n".join(f"• {inert(m)}" for m in s.missing_evidence))
     st.caption("Source")
     st.text(source_label(s))
     if s.error:
-        st.caption("The AI service failed, so this is the offline suggestion. Error:")
+        st.caption("Why the model's answer was not used:")
         st.text(s.error)
-    with get_store().read() as cur:
-        acc = insights.acceptance_for(cur, detail["bucket"])
-    if acc["judged"]:
-        st.caption(f"Reviewers accepted the AI on {acc['acceptance_rate']:.0%} of {acc['judged']:,} "
-                   f"{BUCKET_LABELS[Bucket(detail['bucket'])]} decisions.")
-    return s
+    acc = fresh(insights.acceptance_for, bucket).get(s.source)
+    if acc and acc["judged"]:
+        st.caption(f"Reviewers accepted {SOURCE_NAMES[s.source]} on {acc['acceptance_rate']:.0%} of "
+                   f"{acc['judged']:,} {BUCKET_LABELS[Bucket(bucket)]} decisions.")
+
+
+def _waiting_panel(case_id: int) -> None:
+    """Polls the background request without holding up the page; when it is done (or past its budget) the
+    suggestion is pinned and the page redraws once with it."""
+    pending = st.session_state.get(PENDING, {}).get(case_id)
+    if pending is None:
+        return
+    if pending.future.done() or pending.overdue:
+        suggestion = assist.settle(get_store(), get_rules(), pending, config=ai_config())
+        if suggestion is not None:
+            _pin(case_id, suggestion)
+        st.rerun()
+    st.info(f"Asking {ai_config().describe()}… {pending.seconds:.0f} s. The decision form works meanwhile.",
+            icon=":material/hourglass_top:")
+
+
+waiting_panel = st.fragment(run_every=0.5)(_waiting_panel)
+
+
+def suggestion_panel(detail: dict) -> assist.Suggestion | None:
+    """The suggestion for this review: the pinned one, a stored one (pinned now), or one being made in the
+    background. Never waits for the model. Returns the suggestion on screen, if any."""
+    case_id = detail["case_id"]
+    st.subheader("AI suggestion")
+    config = ai_config()
+    if config.problem:
+        st.warning(config.problem, icon=":material/settings:")
+    shown = pinned(case_id)
+    if shown is None and case_id not in st.session_state.get(PENDING, {}):
+        try:
+            result = assist.request(get_store(), get_rules(), case_id, config=config)
+        except Exception as err:  # the assistant must never break the page
+            st.warning(f"No suggestion available ({type(err).__name__}). Decide without one.")
+            return None
+        if isinstance(result, assist.Suggestion):
+            _pin(case_id, result)
+            shown = result
+        elif isinstance(result, assist.Pending):
+            st.session_state.setdefault(PENDING, {})[case_id] = result
+    if shown is None:
+        waiting_panel(case_id)
+        return None
+    _show(shown, detail["bucket"])
+    st.button("Ask again", key="rv_ask_again", on_click=ask_again, args=(case_id,), icon=":material/refresh:",
+              help="Ask the assistant anew. The suggestion on screen stays until you do.")
+    return shown
 
 
 # -- the decision form ------------------------------------------------------------------------------
@@ -306,10 +370,9 @@ def _refuse(case_id: int, err: Exception) -> None:
     st.session_state[REFUSAL] = {"case_id": case_id, "kind": kind, "message": message}
 
 
-def _saved(case_id: int, from_state: State, to_state: State) -> None:
+def _saved(case_id: int, to_state: State) -> None:
     st.session_state.pop(REFUSAL, None)
-    for key in Keys(case_id).all():
-        st.session_state.pop(key, None)
+    _forget(case_id)
     verb = {State.RESOLVED: "resolved", State.WAITING: "set to wait for a follow-up",
             State.ESCALATED: "escalated", State.IN_REVIEW: "back in review"}.get(to_state, str(to_state))
     if to_state is State.IN_REVIEW:
@@ -320,15 +383,22 @@ def _saved(case_id: int, from_state: State, to_state: State) -> None:
     open_case(nxt)
 
 
-def save_decision(case_id: int, version: int, from_state: str, suggestion: dict | None) -> None:
-    """Form callback: build the request from what is on screen and run it through the workflow."""
+def save_decision(case_id: int, version: int) -> None:
+    """Form callback: build the request from what is on screen — the action the person chose, the suggestion
+    pinned on screen — and run it through the workflow."""
     ss, k = st.session_state, Keys(case_id)
+    action = ss.get(k.action)
+    if not action:
+        _refuse(case_id, GuardrailError("No action chosen: press Accept to take the suggested action, or "
+                                        "choose an action in the form."))
+        return
     to_state = State(ss[k.state])
     follow_up = ss.get(k.follow_up) if to_state is State.WAITING else None
+    shown = pinned(case_id)
     try:
         request = DecisionRequest(
-            case_id=case_id, case_version=version, to_state=to_state, action=ss.get(k.action),
-            suggestion=SuggestionRef(**suggestion) if suggestion else None,
+            case_id=case_id, case_version=version, to_state=to_state, action=action,
+            suggestion=shown.ref() if shown else None,
             # a reason is only part of a resolution; left selected while choosing another state, it is dropped
             resolution_reason=ss.get(k.reason) if to_state is State.RESOLVED else None,
             evidence=ss.get(k.evidence) or None, note=ss.get(k.note) or None,
@@ -338,7 +408,7 @@ def save_decision(case_id: int, version: int, from_state: str, suggestion: dict 
     except (GuardrailError, CaseNotFound, ValidationError) as err:
         _refuse(case_id, err)
         return
-    _saved(case_id, State(from_state), to_state)
+    _saved(case_id, to_state)
 
 
 def reopen(case_id: int, version: int) -> None:
@@ -350,17 +420,21 @@ def reopen(case_id: int, version: int) -> None:
     except (GuardrailError, CaseNotFound, ValidationError) as err:
         _refuse(case_id, err)
         return
-    _saved(case_id, State.RESOLVED, State.IN_REVIEW)
+    _saved(case_id, State.IN_REVIEW)
 
 
-def accept_suggestion(case_id: int, action: str) -> None:
-    st.session_state[Keys(case_id).action] = action
+def accept_suggestion(case_id: int) -> None:
+    shown = pinned(case_id)
+    if shown is not None:
+        st.session_state[Keys(case_id).action] = shown.action
+        st.session_state.pop(Keys(case_id).overriding, None)
 
 
-def start_override(case_id: int, bucket: str, suggested: str) -> None:
+def start_override(case_id: int) -> None:
     k = Keys(case_id)
-    if st.session_state.get(k.action) in (None, suggested):
-        st.session_state[k.action] = next(a for a in actions_for(bucket) if a != suggested)
+    shown = pinned(case_id)
+    if shown is not None and st.session_state.get(k.action) == shown.action:
+        st.session_state[k.action] = None
     st.session_state[k.overriding] = True
 
 
@@ -378,6 +452,7 @@ def skip_to_next(case_id: int) -> None:
     skipped.append(case_id)
     del skipped[:-20]
     st.session_state.pop(REFUSAL, None)
+    _forget(case_id)
     open_case(next_case_id(exclude=[case_id]))
 
 
@@ -391,7 +466,7 @@ def show_refusal(case_id: int) -> None:
                        "and save again.")
 
 
-def decision_form(detail: dict, suggestion: assist.Suggestion | None) -> None:
+def decision_form(detail: dict) -> None:
     case_id, bucket = detail["case_id"], detail["bucket"]
     state = State(detail["state"])
     k = Keys(case_id)
@@ -415,32 +490,29 @@ def decision_form(detail: dict, suggestion: assist.Suggestion | None) -> None:
         st.button("Work on it now", key="rv_work_now", on_click=work_now, args=(case_id,))
         return
 
-    actions = list(actions_for(bucket))
-    suggested = suggestion.action if suggestion is not None and suggestion.action in actions else None
-    ref = (SuggestionRef(suggestion_id=suggestion.suggestion_id, action=suggestion.action,
-                         model=suggestion.model, source=suggestion.source).model_dump()
-           if suggestion is not None else None)
-
+    actions = list(actions_for(bucket, detail.get("flags") or ()))
+    shown = pinned(case_id)
     st.subheader("Decision")
-    if suggested:
+    if shown is not None and shown.action in actions:
         c1, c2 = st.columns(2)
-        c1.button("Accept", key="rv_accept", shortcut="Alt+A", width="stretch",
-                  on_click=accept_suggestion, args=(case_id, suggested),
-                  help="Accept the suggested action; then add evidence and save.")
+        c1.button(f"Accept: {shown.action}", key="rv_accept", shortcut="Alt+A", width="stretch",
+                  on_click=accept_suggestion, args=(case_id,),
+                  help="Take the suggested action; then add evidence and save.")
         c2.button("Override", key="rv_override", shortcut="Alt+O", width="stretch",
-                  on_click=start_override, args=(case_id, bucket, suggested),
+                  on_click=start_override, args=(case_id,),
                   help="Choose another action; an override note is required.")
-        if st.session_state.get(k.overriding):
-            st.caption("Overriding: choose the action you prefer and say why in the override note.")
+        chosen = st.session_state.get(k.action)
+        if chosen and chosen == shown.action:
+            st.caption(f"Accepting the suggestion ({shown.action}).")
+        elif chosen or st.session_state.get(k.overriding):
+            st.caption("Overriding the suggestion: choose the action you prefer and say why in the override note.")
     next_states = [s.value for s in NEXT_STATE_ORDER if workflow.is_allowed(state, s)]
     show_refusal(case_id)
     with st.form(k.form, enter_to_submit=False, border=True):
-        st.selectbox("Action", actions, index=actions.index(suggested) if suggested else None, key=k.action,
-                     format_func=lambda a: f"{a}  (suggested)" if a == suggested else a,
-                     placeholder="Choose an action")
+        st.selectbox("Action", actions, index=None, key=k.action, placeholder="Choose an action (or press Accept)")
         st.text_area("Override note", key=k.override, height=68,
                      placeholder="Required when the action differs from the suggestion: say why")
-        st.selectbox("Next state", next_states, key=k.state, format_func=lambda s: STATE_LABELS[State(s)])
+        st.selectbox("Next state", next_states, key=k.state, format_func=lambda s: NEXT_STATE_LABELS[State(s)])
         st.selectbox("Resolution reason", list(reasons_for(bucket)), index=None, key=k.reason,
                      placeholder="Required when resolving", help="'other' needs a note.")
         st.text_input("Evidence", key=k.evidence, max_chars=2_000,
@@ -450,7 +522,7 @@ def decision_form(detail: dict, suggestion: assist.Suggestion | None) -> None:
         st.datetime_input("Follow-up at (UTC, when waiting)", value=default_follow, key=k.follow_up,
                           format="YYYY-MM-DD", step=timedelta(minutes=30))
         st.form_submit_button("Save decision", type="primary", key="rv_save", shortcut="Ctrl+Enter",
-                              on_click=save_decision, args=(case_id, int(detail["version"]), state.value, ref))
+                              on_click=save_decision, args=(case_id, int(detail["version"])))
     st.caption("Shortcuts: Alt+A accept · Alt+O override · Ctrl+Enter save · Alt+N next case")
 
 
@@ -467,8 +539,7 @@ def landing() -> None:
     st.title("Review")
     st.caption("Work one case from start to finish. Take the next case in escalate-first order, or pick one.")
     st.button("Take the next case", key="rv_claim_next", type="primary", shortcut="Alt+N", on_click=claim_next)
-    with get_store().read() as cur:
-        page, total = queries.queue_page(cur, get_rules(), utcnow(), limit=10)
+    page, total = fresh(queries.queue_page, RULES, NOW, limit=10)
     if page.empty:
         st.success("The queue is empty.")
         return
@@ -476,6 +547,7 @@ def landing() -> None:
     st.caption("Select a row to open that case.")
     view = page[["case_id", "priority", "bucket", "state", "order_id", "sla_remaining_hours", "claimed_by"]].assign(
         bucket=lambda d: d["bucket"].map(lambda b: BUCKET_LABELS.get(Bucket(b), b)),
+        order_id=lambda d: d["order_id"].map(inert),
         claimed_by=lambda d: d["claimed_by"].fillna(""))
     event = st.dataframe(view, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                          key="rv_top", column_config={

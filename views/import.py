@@ -16,6 +16,7 @@ from exq_core.errors import ExqError, FeedError, FeedInvalid, NotPermitted
 from exq_core.ingest import import_file, preview_file
 from exq_core.ingest import mapping as mappings
 from exq_core.ingest import readers
+from exq_core.ingest.suggest import suggest_mapping
 from exq_core.ingest.inbox import inbox_dir, inbox_files
 from exq_core.ingest.records import get_import, list_imports, rejects_csv, rejects_frame, count_rejects
 from exq_core.models import BUCKETS, BUCKET_LABELS, FEED_COLUMNS, REQUIRED_COLUMNS
@@ -138,7 +139,7 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
     except FeedError as err:
         st.error(f"{esc(file['name'])}: {esc(err)}")
         return None
-    suggestion = mappings.suggest_mapping(headers, samples)
+    suggestion = suggest_mapping(headers, samples)
     chosen = {h: f for h, f in (base_spec.columns.items() if base_spec else suggestion.columns.items())}
     table = pd.DataFrame({
         "their column": headers,

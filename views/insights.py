@@ -1,29 +1,24 @@
-"""Insights: how often the AI is right, what people choose instead, why cases close, how long they take and
-who does the work; the decision log with filters and CSV export. Numbers come from exq_core.insights (DuckDB)."""
+"""Insights: how often the AI is right (per suggestion source, never mixed), what people choose instead, why
+cases close, how long they take and who does the work; the decision log with filters and a CSV export.
+Numbers come from exq_core.queries.insights, computed in the database."""
 from datetime import timedelta
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from exq_core import insights
+from exq_core.exports import csv_bytes
 from exq_core.models import BUCKET_LABELS, BUCKETS, STATES, Bucket, Verdict
+from exq_core.queries import insights
 from exq_core.store import utcnow
-from ui.common import BUCKET_ORDER, BUCKET_PALETTE, data_stamp, get_store
+from ui.common import BUCKET_ORDER, BUCKET_PALETTE, get_store, page_guard
+from ui.data import fresh, read
+from ui.format import inert
 
+page_guard()
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "All time": None}
 LABEL_ORDER = [BUCKET_LABELS[b] for b in BUCKETS]
 LOG_PAGE = 200
-
-
-@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
-def load(stamp: tuple, filter_json: str) -> dict:
-    f = insights.InsightsFilter.model_validate_json(filter_json)
-    with get_store().read() as cur:
-        return {"summary": insights.summary(cur, f), "by_bucket": insights.acceptance_by_bucket(cur, f),
-                "by_week": insights.acceptance_by_week(cur, f), "pairs": insights.override_pairs(cur, f),
-                "reasons": insights.resolution_reasons(cur, f), "ttr": insights.time_to_resolution(cur, f),
-                "reviewers": insights.reviewer_throughput(cur, f), "people": insights.reviewers(cur)}
 
 
 def labelled(df: pd.DataFrame) -> pd.DataFrame:
@@ -43,31 +38,47 @@ chosen = c2.multiselect("Buckets", BUCKET_ORDER, key="in_buckets", format_func=l
 days = PERIODS[period]
 since = (utcnow() - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0) if days else None
 flt = insights.InsightsFilter(since=since, buckets=chosen)
-data = load(data_stamp(), flt.model_dump_json())
-s = data["summary"]
+s = read(insights.summary, flt)
 
-k = st.columns(5)
+
+def rate(source: str) -> str:
+    r = s["acceptance"][source]
+    return "—" if r["acceptance_rate"] is None else f"{r['acceptance_rate']:.0%} of {r['judged']:,}"
+
+
+k = st.columns(6)
 k[0].metric("Decisions", f"{s['decisions']:,}")
-k[1].metric("AI acceptance", "—" if s["acceptance_rate"] is None else f"{s['acceptance_rate']:.0%}",
-            help="Accepted ÷ (accepted + overridden); decisions made without a suggestion do not count.")
-k[2].metric("Overrides", f"{s['overridden']:,}")
-k[3].metric("Cases resolved", f"{s['resolved_cases']:,}")
-k[4].metric("Median time to resolution", "—" if s["ttr_p50_hours"] is None else f"{s['ttr_p50_hours']:.1f} h")
+k[1].metric("Model accepted", rate("model"),
+            help="Accepted ÷ (accepted + overridden) of the AI model's suggestions; decisions made without a "
+                 "suggestion, or on the offline assistant's, do not count here.")
+k[2].metric("Offline assistant accepted", rate("offline"),
+            help="The same for suggestions of the offline assistant (no model configured).")
+k[3].metric("Fallback accepted", rate("fallback"),
+            help="The same for the offline suggestions shown because the model failed.")
+k[4].metric("Cases resolved", f"{s['resolved_cases']:,}")
+k[5].metric("Median time to resolution", "—" if s["ttr_p50_hours"] is None else f"{s['ttr_p50_hours']:.1f} h")
+
+source = st.radio("Acceptance of suggestions from", list(insights.SOURCES), horizontal=True, key="in_source",
+                  format_func=insights.SOURCE_LABELS.get,
+                  help="Acceptance is shown for one source at a time: agreeing with a template is not agreeing "
+                       "with the model.")
 
 left, right = st.columns(2)
 with left:
     st.subheader("AI acceptance by bucket")
-    bb = labelled(data["by_bucket"])
+    by_bucket = read(insights.acceptance_by_bucket, flt)
+    bb = labelled(by_bucket[by_bucket["source"] == source])
     st.altair_chart(
         alt.Chart(bb).mark_bar().encode(
             x=alt.X("acceptance_rate:Q", title="accepted", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("bucket:N", sort=LABEL_ORDER, title=None), color=bucket_color(legend=False),
-            tooltip=["bucket", "accepted", "overridden", "no_suggestion",
+            tooltip=["bucket", "accepted", "overridden",
                      alt.Tooltip("acceptance_rate:Q", format=".0%")]).properties(height=220),
         width="stretch", theme=None)
 with right:
     st.subheader("AI acceptance per week")
-    wk = data["by_week"]
+    wk = read(insights.acceptance_by_week, flt)
+    wk = wk[wk["source"] == source]
     if wk.empty:
         st.caption("No decisions with a suggestion in this period.")
     else:
@@ -84,16 +95,16 @@ with right:
 left, right = st.columns(2)
 with left:
     st.subheader("Overrides: suggested → chosen")
-    pairs = data["pairs"]
+    pairs = read(insights.override_pairs, flt)
     if pairs.empty:
         st.caption("No overrides in this period.")
     else:
-        st.dataframe(labelled(pairs), hide_index=True, width="stretch", height=300, column_config={
+        st.dataframe(labelled(pairs).assign(source=pairs["source"].map(insights.SOURCE_LABELS)), hide_index=True, width="stretch", height=300, column_config={
             "suggested_action": "suggested", "chosen_action": "chosen",
             "pct_of_bucket_overrides": st.column_config.NumberColumn("% of bucket's overrides", format="%.1f")})
 with right:
     st.subheader("Resolution reasons")
-    reasons = data["reasons"]
+    reasons = read(insights.resolution_reasons, flt)
     if reasons.empty:
         st.caption("No resolutions in this period.")
     else:
@@ -105,7 +116,7 @@ with right:
 left, right = st.columns(2)
 with left:
     st.subheader("Time to resolution")
-    ttr = labelled(data["ttr"])
+    ttr = labelled(read(insights.time_to_resolution, flt))
     long = ttr.melt(id_vars=["bucket"], value_vars=["p50_hours", "p90_hours"], var_name="quantile",
                     value_name="hours").dropna()
     long["quantile"] = long["quantile"].map({"p50_hours": "p50", "p90_hours": "p90"})
@@ -126,13 +137,14 @@ with left:
         "within_sla": st.column_config.ProgressColumn("within SLA", format="%.0f%%", min_value=0, max_value=100)})
 with right:
     st.subheader("Reviewer throughput")
-    rv = data["reviewers"]
+    rv = read(insights.reviewer_throughput, flt)
     if rv.empty:
         st.caption("No decisions in this period.")
     else:
-        st.dataframe(rv.assign(acceptance_rate=rv["acceptance_rate"] * 100), hide_index=True, width="stretch",
-                     column_config={
-                         "acceptance_rate": st.column_config.NumberColumn("AI accepted", format="%.0f%%"),
+        st.dataframe(rv.assign(reviewer=rv["reviewer"].map(inert),
+                               model_acceptance_rate=rv["model_acceptance_rate"] * 100), hide_index=True,
+                     width="stretch", column_config={
+                         "model_acceptance_rate": st.column_config.NumberColumn("model accepted", format="%.0f%%"),
                          "active_days": "active days",
                          "per_active_day": st.column_config.NumberColumn("per active day", format="%.1f"),
                          "last_decision": st.column_config.DatetimeColumn("last decision (UTC)",
@@ -141,7 +153,7 @@ with right:
 st.subheader("Decision log")
 with st.container(border=True):
     f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 1, 2])
-    who = f1.multiselect("Reviewer", data["people"], key="in_log_reviewers", placeholder="Everyone")
+    who = f1.multiselect("Reviewer", read(insights.reviewers), key="in_log_reviewers", placeholder="Everyone")
     verdicts = f2.multiselect("Verdict", [v.value for v in Verdict], key="in_log_verdicts", placeholder="Any")
     to_states = f3.multiselect("To state", [x.value for x in STATES], key="in_log_states", placeholder="Any")
     case_id = f4.number_input("Case id", min_value=1, value=None, step=1, key="in_log_case", placeholder="any")
@@ -149,17 +161,20 @@ with st.container(border=True):
                          placeholder="order id, evidence, note, action")
 log_filter = insights.DecisionLogFilter(**flt.model_dump(), reviewers=who, verdicts=verdicts, to_states=to_states,
                                         case_id=int(case_id) if case_id else None, text=text or None)
-with get_store().read() as cur:
-    log, total = insights.decision_log(cur, log_filter, limit=LOG_PAGE)
+log, total = fresh(insights.decision_log, log_filter, limit=LOG_PAGE)
 matches = "1 decision matches" if total == 1 else f"{total:,} decisions match"
 st.caption(matches + (f"; the newest {LOG_PAGE} are shown — export for all." if total > LOG_PAGE else "."))
-st.dataframe(log, hide_index=True, width="stretch", key="in_log", column_config={
+text_cols = ["order_id", "reviewer", "override_note", "evidence", "note"]
+st.dataframe(log.assign(**{c: log[c].map(lambda v: inert(v) if isinstance(v, str) else v) for c in text_cols}),
+             hide_index=True, width="stretch", key="in_log", column_config={
     "decided_at": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm")})
 
 
 def export() -> bytes:
+    """Every decision matching the filters, spreadsheet formulas neutralised."""
     with get_store().read() as cur:
-        return insights.decision_log_csv(cur, log_filter)
+        columns, rows = insights.decision_log_rows(cur, log_filter)
+        return csv_bytes(columns, rows)
 
 
 st.download_button("Export CSV", data=export, file_name=f"exq-decisions-{utcnow():%Y%m%d-%H%M}.csv",

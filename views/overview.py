@@ -1,18 +1,17 @@
 """Overview: where the backlog is and how old it is, at a glance. Click a bucket to work it in the Queue."""
 import streamlit as st
 
-from exq_core.dashboard import AGE_SLUGS, format_hours, open_by_bucket
+from exq_core import queries
 from exq_core.models import BUCKET_LABELS, BUCKETS
 from exq_core.store import utcnow
-from ui.charts import bucket_state_table, picked
-from ui.common import current_actor, data_stamp, now_minute
-from ui.dashboard import bucket_badge, cached_chart_specs, cached_overview
+from ui.charts import bucket_state_table, chart_specs, picked
+from ui.common import page_guard, still_signed_in
+from ui.data import NOW, read
+from ui.format import bucket_badge, format_hours, open_by_bucket
+from ui.links import BAND_SLUG
 
-if current_actor() is None:      # only app.py's sign-in gate runs pages; this also sends a stray direct run there
-    st.stop()
-
+page_guard()
 QUEUE = "views/queue.py"
-BAND_SLUG = {band: slug for slug, band in AGE_SLUGS.items()}
 
 
 def open_queue(params: dict) -> None:
@@ -21,8 +20,11 @@ def open_queue(params: dict) -> None:
 
 @st.fragment(run_every="60s")
 def kpi_row() -> None:
-    """The five numbers a manager reads first; refreshed every minute without rerunning the page."""
-    data = cached_overview(data_stamp(), now_minute())
+    """The five numbers a manager reads first; refreshed every minute without rerunning the page (the
+    account is re-checked first: a disabled person's screen stops refreshing)."""
+    if not still_signed_in():
+        return
+    data = read(queries.overview, NOW)
     cols = st.columns(5)
     cols[0].metric("Open exceptions", f"{data['open']:,}", help="Cases not resolved yet, in every bucket.",
                    border=True)
@@ -38,8 +40,8 @@ def kpi_row() -> None:
 
 
 st.title("Overview")
-stamp, minute = data_stamp(), now_minute()
-data = cached_overview(stamp, minute)
+data = read(queries.overview, NOW)
+charts = chart_specs(data)
 
 if not data["orders"]:
     st.info("This database has no orders yet. Import a feed on the Import page, or load a demo shop "
@@ -64,7 +66,7 @@ else:
     st.subheader("Backlog age")
     if data["open"]:
         st.caption("Open cases per age band, one panel per bucket. Click a bar to open those cases in the Queue.")
-        event = st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["aging"], on_select="rerun",
+        event = st.vega_lite_chart(spec=charts["aging"], on_select="rerun",
                                    key="aging_chart", selection_mode="pick")
         point = picked(event, ("bucket", "band"))
         if point and point.get("bucket"):
@@ -78,14 +80,14 @@ else:
     left, right = st.columns(2)
     with left:
         st.subheader("SLA breaches")
-        event = st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["breaches"], on_select="rerun",
+        event = st.vega_lite_chart(spec=charts["breaches"], on_select="rerun",
                                    key="breaches_chart", selection_mode="pick", width="stretch")
         point = picked(event)
         if point and point.get("bucket"):
             open_queue({"bucket": point["bucket"], "breached": "1"})
     with right:
         st.subheader("Opened vs resolved, last 30 days")
-        st.vega_lite_chart(spec=cached_chart_specs(stamp, minute)["flow"], width="stretch")
+        st.vega_lite_chart(spec=charts["flow"], width="stretch")
 
     st.subheader("Cases by bucket and state")
     table = bucket_state_table(data["by_bucket"])

@@ -5,22 +5,20 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from exq_core import dashboard
-from exq_core.dashboard import PAGE_SIZE, format_due, format_hours
+from exq_core import queries, services
 from exq_core.errors import ExqError
-from exq_core.models import AGE_BANDS, BUCKET_LABELS, BUCKETS, STATES, Bucket
+from exq_core.models import AGE_BANDS, BUCKET_LABELS, BUCKETS, STATE_LABELS, STATES, Bucket
 from exq_core.queries import UNASSIGNED, QueueFilter
 from exq_core.workflow import PERMISSIONS
 from ui.bulk import bulk_panel
-from ui.charts import STATE_LABELS
-from ui.common import current_actor, data_stamp, get_rules, get_store, now_minute
-from ui.dashboard import bucket_cell_style, cached_assignees, cached_queue_page, md_escape
+from ui.common import get_rules, get_store, page_guard
+from ui.data import NOW, RULES, fresh, read
+from ui.format import bucket_cell_style, format_due, format_hours, inert, md_escape
+from ui.links import PAGE_SIZE, filter_from_params, filter_to_params, page_count, page_from_params
 
 REVIEW = "views/review.py"
 ss = st.session_state
-actor = current_actor()
-if actor is None:               # only app.py's sign-in gate runs pages; this also sends a stray direct run there
-    st.stop()
+actor = page_guard()
 
 # Widget keys, and the non-widget keys that outlive a visit to another page.
 BUCKET, STATE, ASSIGNEE, AGE, BREACHED, TEXT, WAITING = (
@@ -55,7 +53,7 @@ if params != ss.get(LINK) or BUCKET not in ss:
     # Arrived from a link, another page, or a shared URL. Coming back through the sidebar (no parameters)
     # restores the filters this session last used here.
     source = params if params or not ss.get(LINK) else ss[LINK]
-    load_filter(dashboard.filter_from_params(source), dashboard.page_from_params(source))
+    load_filter(filter_from_params(source), page_from_params(source))
 
 
 def filters_changed() -> None:
@@ -67,8 +65,7 @@ def apply_view() -> None:
     name = ss.get(VIEW)
     if not name or actor is None:
         return
-    with get_store().read() as cur:
-        view = dashboard.get_view(cur, actor.username, name)
+    view = fresh(queries.get_view, actor.username, name)
     if view:
         load_filter(view.filters)
 
@@ -76,7 +73,7 @@ def apply_view() -> None:
 def save_view() -> None:
     name = (ss.get(VIEW_NAME) or "").strip()
     try:
-        view = dashboard.save_view(get_store(), actor, name, current_filter())
+        view = services.save_view(get_store(), actor, name, current_filter())
     except ExqError as err:
         ss[NOTICE] = ("error", str(err))
         return
@@ -87,8 +84,11 @@ def save_view() -> None:
 
 def delete_view() -> None:
     name = ss.get(VIEW)
-    if name and dashboard.delete_view(get_store(), actor, name):
-        ss[NOTICE] = ("toast", f"Deleted view “{md_escape(name)}”")
+    try:
+        if name and services.delete_view(get_store(), actor, name):
+            ss[NOTICE] = ("toast", f"Deleted view “{md_escape(name)}”")
+    except ExqError as err:
+        ss[NOTICE] = ("error", str(err))
     ss[VIEW] = ""
 
 
@@ -108,7 +108,7 @@ def render_table(rows, f: QueueFilter, page: int) -> None:
         "Priority": rows["priority"],
         "Bucket": [BUCKET_LABELS[Bucket(b)] for b in rows["bucket"]],
         "State": [STATE_LABELS.get(s, s) for s in rows["state"]],
-        "Order": rows["order_id"],
+        "Order": [inert(o) for o in rows["order_id"]],
         "Value": rows["order_total"].astype(float),
         "Cur.": rows["currency"],
         "Age": [format_hours(h) for h in rows["age_hours"]],
@@ -168,10 +168,7 @@ if notice and notice[0] == "toast":
 elif notice:
     st.error(notice[1])
 
-stamp, minute = data_stamp(), now_minute()
-
-with get_store().read() as cur:
-    views = dashboard.list_views(cur, actor.username) if actor else []
+views = fresh(queries.list_views, actor.username)
 view_names = [v.name for v in views]
 if ss.get(VIEW) and ss[VIEW] not in view_names:
     ss[VIEW] = ""
@@ -186,7 +183,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         st.button("Save the current filters", key="queue_save_view", on_click=save_view, type="primary",
                   disabled=actor is None)
 
-assignee_options = ["", UNASSIGNED] + sorted(set(cached_assignees(stamp)) | {actor.username if actor else ""}
+assignee_options = ["", UNASSIGNED] + sorted(set(read(queries.assignees)) | {actor.username if actor else ""}
                                              | {ss.get(ASSIGNEE) or ""} - {"", UNASSIGNED})
 
 
@@ -218,13 +215,13 @@ with st.container(horizontal=True, vertical_alignment="center"):
 
 f = current_filter()
 page = max(1, int(ss.get(PAGE, 1)))
-rows, total, snoozed = cached_queue_page(stamp, minute, f.model_dump_json(), page, PAGE_SIZE)
-pages = dashboard.page_count(total)
+rows, total, snoozed = read(queries.queue_view, RULES, NOW, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+pages = page_count(total)
 if page > pages:
     page = ss[PAGE] = pages
-    rows, total, snoozed = cached_queue_page(stamp, minute, f.model_dump_json(), page, PAGE_SIZE)
+    rows, total, snoozed = read(queries.queue_view, RULES, NOW, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 
-link = dashboard.filter_to_params(f) | ({"page": str(page)} if page > 1 else {})
+link = filter_to_params(f) | ({"page": str(page)} if page > 1 else {})
 if link != params:
     st.query_params.from_dict(link)
 ss[LINK] = link
@@ -235,7 +232,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
                  help="Claim the top unclaimed case in this view for 60 minutes and open it for review."
                  if can_claim else "Viewers cannot claim cases."):
         try:
-            case = dashboard.claim_next(get_store(), get_rules(), actor, f)
+            case = services.claim_next(get_store(), get_rules(), actor, f)
         except ExqError as err:
             st.error(str(err))
         else:
@@ -258,9 +255,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
               icon=":material/chevron_right:")
 
 if not total:
-    with get_store().read() as cur:
-        any_case = cur.execute("SELECT count(*) FROM cases").fetchone()[0]
-    if not any_case:
+    if not read(queries.any_case):
         st.info("No cases yet. Import a feed on the Import page, or load a demo shop with "
                 "`python -m exq_core demo`.", icon=":material/inbox:")
         st.page_link("views/import.py", label="Go to Import", icon=":material/upload_file:")

@@ -1,23 +1,23 @@
 """Review: one case from start to finish — facts, why it is here, history, the AI suggestion and the decision.
 
 Opening a case claims it (60 minutes) for the person looking; saving a decision runs it through the one
-transition function and opens the next case in queue order.
+transition function and opens the next case in queue order. The page never waits for the model.
 """
 import streamlit as st
 
 from exq_core import queries
 from exq_core.errors import CaseNotFound
-from exq_core.store import utcnow
 from ui import review
-from ui.common import current_actor, get_rules, get_store
+from ui.common import page_guard
+from ui.data import NOW, RULES, fresh
+from ui.links import case_from_params
 
-if current_actor() is None:      # the sign-in gate in app.py normally stops before any page runs
-    st.stop()
+page_guard()
 flash = st.session_state.pop(review.FLASH, None)
 if flash:
     st.toast(flash, icon="✅")
 
-case_id = review.case_param()
+case_id = case_from_params(st.query_params.to_dict())
 if case_id is None:
     review.landing()
     st.stop()
@@ -30,9 +30,7 @@ except CaseNotFound as err:
     st.button("Take the next case", key="rv_claim_next", type="primary", on_click=review.claim_next)
     st.stop()
 
-with get_store().read() as cur:
-    detail = queries.case_detail(cur, get_rules(), case_id, utcnow())
-
+detail = fresh(queries.case_detail, RULES, case_id, NOW)
 review.header(detail)
 if notice:
     st.warning(notice)
@@ -40,8 +38,8 @@ if notice:
 left, right = st.columns([3, 2], gap="large")
 with right:
     with st.container(border=True):
-        suggestion = review.suggestion_panel(detail)
-    review.decision_form(detail, suggestion)
+        review.suggestion_panel(detail)
+    review.decision_form(detail)
     st.button("Next case →", key="rv_next", shortcut="Alt+N", on_click=review.skip_to_next, args=(case_id,),
               help="Skip this case: release your claim and open the next unclaimed case in queue order.")
 with left:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..models import SYSTEM
 from ..store import open_store
 from . import mapping as mappings
+from .suggest import suggest_mapping
 from .records import count_rejects, export_rejects, list_imports, rejects_frame
 
 
@@ -77,7 +78,7 @@ def cmd_mapping(args) -> int:
             print(f"deleted column mapping '{args.target}'")
         elif args.action == "suggest":
             headers, samples = mappings.file_columns(store, Path(args.target), args.encoding or "utf-8")
-            suggestion = mappings.suggest_mapping(headers, samples)
+            suggestion = suggest_mapping(headers, samples)
             name = args.name or re.sub(r"[^A-Za-z0-9 _.\-]", "-", Path(args.target).stem)[:60] or "mapping"
             unmatched = [h for h in headers if h not in suggestion.columns]
             try:

@@ -270,7 +270,8 @@ def _import(uow, path: Path, *, fmt: str, options: dict, source: str, skip_inval
         raise FeedInvalid(report)
     import_id = cur.execute("SELECT nextval('import_seq')").fetchone()[0]
     if not report.ok:
-        cur.execute("""INSERT INTO rejects SELECT $id, $file, line, column_name, value, reason
+        cur.execute("""INSERT INTO rejects (import_id, file_name, line, column_name, value, reason)
+                       SELECT $id, $file, line, column_name, value, reason
                        FROM row_errors ORDER BY line""", {"id": import_id, "file": path.name})
     tick("applying snapshots", 0.55)
     cols = ", ".join(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
@@ -301,8 +302,10 @@ def _import(uow, path: Path, *, fmt: str, options: dict, source: str, skip_inval
                        WHERE orders.source = a.source AND orders.order_id = a.order_id AND NOT a.is_new""")
     all_cols = ", ".join(("source", "order_id", "updated_at") + tuple(
         c for c in FEED_COLUMNS if c not in ("order_id", "updated_at")))
-    cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at)
-                    SELECT {all_cols}, $id, $now FROM applied""", {"id": import_id, "now": now})
+    cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
+                    SELECT {all_cols}, $id, $now, lower(concat_ws(chr(31), order_id, customer_id, customer_email,
+                                                                  ship_name, customer_message)) FROM applied""",
+                {"id": import_id, "now": now})
     tick("routing", 0.75)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied")
     status = "imported" if report.ok else "partial"

@@ -90,6 +90,12 @@ class Dialect:
     def for_share(self) -> str:
         return " FOR SHARE" if self.is_postgres else ""
 
+    def advance_sequence(self, name: str, at_least: int) -> str:
+        """A statement that moves sequence `name` so its next value is above `at_least` (ids written in bulk)."""
+        if self.is_postgres:
+            return f"SELECT setval('{name}', greatest({int(at_least)}, (SELECT last_value FROM {name})))"
+        return f"SELECT max(nextval('{name}')) FROM range({int(at_least)})"
+
     def translate(self, sql: str, named: bool) -> str:
         """Parameters are written `$name` (or `?`) in exq_core; psycopg wants `%(name)s` / `%s`."""
         if not self.is_postgres:

@@ -91,6 +91,57 @@ MIGRATIONS: list[Migration] = [
         """CREATE TABLE IF NOT EXISTS sign_in_attempts (
             username VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL, ok BOOLEAN NOT NULL)""",
     ]),
+    # 2 -> 3: suggestions filed by their facts; a case's fixed share of its priority; order text for search;
+    # sessions that end when an account changes; single sign-on bound to the provider's subject; the account
+    # audit; sign-in throttling per account and address; imports that keep whole rejected rows.
+    Migration(common=[
+        "ALTER TABLE suggestions ADD COLUMN IF NOT EXISTS facts_key VARCHAR",
+        "ALTER TABLE suggestions ADD COLUMN IF NOT EXISTS server VARCHAR",
+        "UPDATE suggestions SET source = 'fallback' WHERE source = 'offline' AND error IS NOT NULL",
+        "UPDATE suggestions SET source = 'model' WHERE source LIKE 'openai:%'",
+        "ALTER TABLE cases ADD COLUMN IF NOT EXISTS static_priority DOUBLE PRECISION",
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS search_text VARCHAR",
+        "UPDATE orders SET search_text = lower(concat_ws(chr(31), order_id, customer_id, customer_email, "
+        "ship_name, customer_message))",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS session_epoch INTEGER DEFAULT 0",
+        "UPDATE users SET session_epoch = 0 WHERE session_epoch IS NULL",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS oidc_issuer VARCHAR",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS oidc_subject VARCHAR",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS email VARCHAR",
+        "CREATE SEQUENCE IF NOT EXISTS account_event_seq START 1",
+        """CREATE TABLE IF NOT EXISTS account_events (
+            event_id BIGINT DEFAULT nextval('account_event_seq'), "at" TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL, username VARCHAR NOT NULL, action VARCHAR NOT NULL,
+            from_value VARCHAR, to_value VARCHAR, detail VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS sign_in_throttle (
+            key VARCHAR PRIMARY KEY, failures INTEGER NOT NULL, window_start TIMESTAMP NOT NULL,
+            last_failure TIMESTAMP NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS sso_invitations (
+            email VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, invited_by VARCHAR NOT NULL,
+            invited_at TIMESTAMP NOT NULL, used_by VARCHAR, used_at TIMESTAMP)""",
+        "DROP TABLE IF EXISTS sign_in_attempts",
+        "ALTER TABLE imports ADD COLUMN IF NOT EXISTS conflicts BIGINT",
+        "ALTER TABLE imports ADD COLUMN IF NOT EXISTS header JSON",
+        "ALTER TABLE rejects ADD COLUMN IF NOT EXISTS row_values JSON",
+    ], postgresql=[
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE UNIQUE INDEX IF NOT EXISTS orders_key ON orders (source, order_id)",
+        "CREATE INDEX IF NOT EXISTS orders_search ON orders USING gin (search_text gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS cases_order ON cases (source, order_id)",
+        "CREATE INDEX IF NOT EXISTS cases_open_priority ON cases (static_priority DESC, opened_at, case_id) "
+        "WHERE state <> 'resolved'",
+        "CREATE INDEX IF NOT EXISTS cases_open_due ON cases (sla_due_at) WHERE state <> 'resolved'",
+        "CREATE INDEX IF NOT EXISTS cases_open_bucket_state ON cases (bucket, state) WHERE state <> 'resolved'",
+        "CREATE INDEX IF NOT EXISTS cases_resolved_at ON cases (resolved_at) WHERE resolved_at IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS cases_opened_at ON cases (opened_at)",
+        "CREATE INDEX IF NOT EXISTS events_case ON events (case_id)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (event_id)",
+        "CREATE INDEX IF NOT EXISTS decisions_case ON decisions (case_id)",
+        "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (decided_at)",
+        "CREATE INDEX IF NOT EXISTS suggestions_key ON suggestions (case_id, facts_key, model, prompt_version)",
+        "CREATE INDEX IF NOT EXISTS imports_hash ON imports (content_hash, source)",
+        "CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id, line)",
+    ]),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from exq_core.errors import FeedError
-from exq_core.ingest.mapping import MappingSpec, load_toml, parse_spec, suggest_mapping
+from exq_core.ingest.mapping import MappingSpec, load_toml, parse_spec
+from exq_core.ingest.suggest import suggest_mapping
 
 BASE = {"name": "erp", "columns": {"Order No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total"}}
 

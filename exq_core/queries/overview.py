@@ -1,0 +1,101 @@
+"""The Overview's numbers and `stats --json`: counts, backlog age and flow, every aggregate in the database."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ..models import AGE_BANDS, BUCKETS, STATES
+from .sql import OPEN, age_band, hours_between
+
+
+def _open_cases() -> str:
+    return f"""(SELECT bucket, {hours_between('$now', 'opened_at')} AS age_h, $now > sla_due_at AS breached
+                FROM cases WHERE {OPEN})"""
+
+
+def kpis(cur, now: datetime) -> dict:
+    """The Overview's KPI row."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    row = cur.execute(f"""
+        SELECT (SELECT count(*) FROM orders) AS orders,
+               (SELECT count(*) FROM (SELECT DISTINCT source, order_id FROM cases) d) AS orders_with_case,
+               count(*) AS open,
+               count(*) FILTER (WHERE breached) AS breached,
+               max(age_h) AS oldest_open_hours,
+               (SELECT count(*) FROM cases WHERE state = 'resolved' AND resolved_at >= $day) AS resolved_today
+        FROM {_open_cases()} o""", {"now": now, "day": day_start}).fetchone()
+    orders, with_case, open_, breached, oldest, resolved_today = row
+    return {"orders": orders, "routine": orders - with_case, "exceptions": with_case, "open": open_,
+            "breached": breached, "oldest_open_hours": round(oldest, 2) if oldest is not None else None,
+            "exception_rate": round(100.0 * with_case / orders, 2) if orders else 0.0,
+            "resolved_today": resolved_today}
+
+
+def by_bucket_state(cur) -> dict[str, dict[str, int]]:
+    """{bucket: {state: n}} for every bucket and state (zeros included)."""
+    rows = cur.execute("SELECT bucket, state, count(*) FROM cases GROUP BY bucket, state").fetchall()
+    out = {b.value: {s.value: 0 for s in STATES} for b in BUCKETS}
+    for bucket, state, n in rows:
+        out.setdefault(bucket, {s.value: 0 for s in STATES})[state] = n
+    return out
+
+
+def aging(cur, now: datetime) -> dict[str, dict[str, int]]:
+    """{bucket: {age band: n}} over open cases (every bucket and band, zeros included)."""
+    rows = cur.execute(f"SELECT bucket, {age_band('age_h')} AS band, count(*) FROM {_open_cases()} o "
+                       "GROUP BY 1, 2", {"now": now}).fetchall()
+    out = {b.value: {band: 0 for band in AGE_BANDS} for b in BUCKETS}
+    for bucket, band, n in rows:
+        out.setdefault(bucket, {band: 0 for band in AGE_BANDS})[band] = n
+    return out
+
+
+def breaches_by_bucket(cur, now: datetime) -> dict[str, int]:
+    rows = dict(cur.execute("SELECT bucket, count(*) FROM cases WHERE state <> 'resolved' AND sla_due_at < $now "
+                            "GROUP BY bucket", {"now": now}).fetchall())
+    return {b.value: rows.get(b.value, 0) for b in BUCKETS}
+
+
+def opened_resolved_per_day(cur, now: datetime, days: int = 30) -> list[dict]:
+    """Cases opened and resolved per UTC day over the last `days` days (zeros included)."""
+    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = cur.execute("""
+        SELECT day, sum(opened), sum(resolved) FROM (
+            SELECT CAST(opened_at AS DATE) AS day, 1 AS opened, 0 AS resolved FROM cases WHERE opened_at >= $start
+            UNION ALL
+            SELECT CAST(resolved_at AS DATE), 0, 1 FROM cases WHERE resolved_at >= $start) t
+        GROUP BY day""", {"start": start}).fetchall()
+    counts = {d: (int(o), int(r)) for d, o, r in rows}
+    out = []
+    for i in range(days):
+        day = (start + timedelta(days=i)).date()
+        opened, resolved = counts.get(day, (0, 0))
+        out.append({"day": day, "opened": opened, "resolved": resolved})
+    return out
+
+
+def stats(cur, now: datetime) -> dict:
+    """Everything `stats --json` prints; the same numbers the Overview shows."""
+    return {**kpis(cur, now), "by_bucket": by_bucket_state(cur), "aging": aging(cur, now),
+            "breached_by_bucket": breaches_by_bucket(cur, now)}
+
+
+def overview(cur, now: datetime, days: int = 30) -> dict:
+    """Every number and series the Overview shows: `stats` plus cases opened and resolved per day."""
+    return {**stats(cur, now), "per_day": opened_resolved_per_day(cur, now, days)}
+
+
+def data_stamp(cur) -> tuple:
+    """Changes whenever anything is written (every state change appends an event; every import and every
+    suggestion a row). Cached reads take it as an argument."""
+    return cur.execute("SELECT (SELECT max(event_id) FROM events), (SELECT max(import_id) FROM imports), "
+                       "(SELECT max(suggestion_id) FROM suggestions)").fetchone()
+
+
+def last_import(cur) -> dict | None:
+    row = cur.execute("""SELECT import_id, file_name, finished_at, status, rows_read FROM imports
+                         WHERE status IN ('imported', 'partial', 'unchanged') ORDER BY import_id DESC LIMIT 1""").fetchone()
+    return dict(zip(("import_id", "file_name", "finished_at", "status", "rows"), row)) if row else None
+
+
+def any_case(cur) -> bool:
+    return cur.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0]

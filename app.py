@@ -1,13 +1,34 @@
-"""exq dashboard entry point: navigation, sign-in gate and the shared sidebar."""
+"""exq dashboard entry point: navigation, sign-in gate and the shared sidebar.
+
+Run it through server.py (`make run`), which also starts the inbox at server start; `streamlit run app.py`
+works too (the inbox then starts with the first visit)."""
+import os
+
 import streamlit as st
 
+from exq_core import queries
+from exq_core.errors import DatabaseLocked, ExqError
 from exq_core.models import Role
-from ui.common import db_path, get_store
-from ui.sign_in import account_sidebar, gate, sign_in_form
-from ui.dashboard import last_import_caption
+from ui.common import get_store
+from ui.data import read
+from ui.format import md_escape
 from ui.inbox import get_inbox_watcher
+from ui.sign_in import account_sidebar, gate, sign_in_form
 
+os.umask(0o077)       # everything this process writes (the database, its log, reports) is the owner's only
 st.set_page_config(page_title="exq — exception queue", page_icon="🧭", layout="wide")
+
+try:
+    get_store()
+except DatabaseLocked as err:
+    st.title("exq")
+    st.error(f"{err}", icon=":material/lock:")
+    st.caption("This page tries again when you reload it.")
+    st.stop()
+except ExqError as err:
+    st.title("exq")
+    st.error(str(err))
+    st.stop()
 get_inbox_watcher()  # files dropped into data/inbox/ are imported by this process (SPEC §9)
 
 # Who is signed in (st.session_state["actor"]), re-checked against the database on every rerun.
@@ -35,9 +56,13 @@ if actor is None:
     st.stop()
 
 with st.sidebar:
-    store = get_store()
-    st.caption(f"Database: `{db_path()}`")
-    st.caption(last_import_caption())
+    st.caption(f"Database: `{md_escape(get_store().label)}`")
+    last = read(queries.last_import)
+    if last:
+        when = f"{last['finished_at']:%Y-%m-%d %H:%M} UTC" if last.get("finished_at") else "in progress"
+        st.caption(f"Last import: {when} · {md_escape(last['file_name'])}")
+    else:
+        st.caption("Last import: none yet")
     account_sidebar(actor)
 
 nav.run()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import queries
 from .errors import ExqError, FeedInvalid
-from .models import SYSTEM, Bucket
+from .models import Bucket, cli_actor
 from .rules import load_rules
 from .store import default_db_target, open_store, utcnow
 
@@ -48,46 +48,54 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import seed_demo
-    path = Path(args.db)
-    if path.exists() and not args.force:
-        with open_store(path) as store, store.read() as cur:
-            if cur.execute("SELECT count(*) FROM orders").fetchone()[0]:
-                print(f"{path} already has orders; use --force to replace it with a fresh demo.",
-                      file=sys.stderr)
+    """Seed the demo shop. An existing database is replaced only with --force, and only when it holds
+    nothing but demo data; a team's own imports or decisions are never deleted without typing its name."""
+    from .demo import seed_demo, wipe, what_is_there
+    with open_store(args.db) as store:
+        there = what_is_there(store)
+        if there.has_orders:
+            if not args.force:
+                print(f"{store.label} already has orders ({there.describe()}); use --force to replace a demo "
+                      "database with a fresh demo.", file=sys.stderr)
                 return 2
-    if args.force:
-        if path.exists():
-            # never delete a file another process (the dashboard) holds: it would keep writing to a ghost
-            from .store.duck import connect
-            connect(path).close()   # raises DatabaseLocked naming the holder
-        for p in (path, Path(str(path) + ".wal")):
-            p.unlink(missing_ok=True)
-    with open_store(path) as store, progress_bar("demo", not args.quiet) as tick:
+            if not there.demo_only and not _confirmed(store.label, there, args.replace_real_data):
+                return 2
+            wipe(store)
+    with open_store(args.db) as store, progress_bar("demo", not args.quiet) as tick:
         out = seed_demo(store, n=args.orders, seed=args.seed, progress=tick)
+        label = store.label
     result = out["import"]
-    print(f"{path}: {result.rows:,} demo orders, {result.routine:,} routine, {result.cases_new:,} cases "
+    print(f"{label}: {result.rows:,} demo orders, {result.routine:,} routine, {result.cases_new:,} cases "
           f"({', '.join(f'{b} {n}' for b, n in sorted(result.cases_new_by_bucket.items()))}), "
           f"{out['decisions']:,} decisions in the seeded history.")
     return 0
 
 
+def _confirmed(label: str, there, answer: str | None) -> bool:
+    """Replacing a database with a team's own data needs its name typed (or passed with
+    --replace-real-data NAME when there is no terminal)."""
+    print(f"{label} holds more than demo data: {there.describe()}. Replacing it with a demo deletes all of it.",
+          file=sys.stderr)
+    if answer is None and sys.stdin.isatty():
+        answer = input(f"Type the database name ({label}) to delete it, anything else to stop: ").strip()
+    if answer == label:
+        return True
+    print("Nothing was deleted. (Without a terminal: --replace-real-data followed by the database name.)",
+          file=sys.stderr)
+    return False
+
+
 def print_import(result) -> None:
-    if result.status == "duplicate":
-        print(result.message)
+    if result.status == "unchanged":
+        print(f"{result.message} (logged as import #{result.import_id})")
         return
     for warning in result.report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    by_bucket = ", ".join(f"{b} {n}" for b, n in sorted(result.cases_new_by_bucket.items())) or "none"
-    unchanged = f", {result.orders_unchanged:,} unchanged" if getattr(result, "orders_unchanged", 0) else ""
-    print(f"{result.file_name}: import #{result.import_id} {result.status}: {result.rows:,} rows; orders "
-          f"{result.orders_new:,} new, {result.orders_updated:,} updated, {result.orders_stale:,} older snapshots "
-          f"ignored{unchanged}; {result.routine:,} routine; new cases {result.cases_new:,} ({by_bucket}); "
-          f"{result.cases_updated:,} cases updated; {result.rejected:,} rejected.")
+    print(result.summary())
     if result.rejected:
         print(result.report.summary().replace("nothing was imported", "these rows were skipped"), file=sys.stderr)
-        print(f"List or export them: python -m exq_core rejects --import {result.import_id} [--out rejects.csv]",
-              file=sys.stderr)
+        print(f"Export them to fix and import again: python -m exq_core rejects --import {result.import_id} "
+              "--out rejects.csv", file=sys.stderr)
 
 
 def cmd_import(args) -> int:
@@ -100,17 +108,21 @@ def cmd_import(args) -> int:
         store = open_store(args.db)
     except DatabaseLocked as err:
         inbox = inbox_dir(args.db)
+        folder = inbox / args.source if args.source else inbox
         print(f"error: {err}", file=sys.stderr)
-        print(f"The running dashboard imports what you drop into {inbox}/ within a minute (all-or-nothing, "
-              f"reported on its Import page):\n  cp {' '.join(args.files)} {inbox}/", file=sys.stderr)
+        print(f"The running dashboard imports what you drop into {folder}/ within a minute (all-or-nothing, "
+              f"reported on its Import page; a folder inbox/<source>/ names the source, and an exq-inbox.toml "
+              f"there can give the mapping and encoding):\n  mkdir -p {folder} && cp {' '.join(args.files)} "
+              f"{folder}/", file=sys.stderr)
         return 2
+    actor = cli_actor()
     with store:
         for file in args.files:
             try:
                 with progress_bar(Path(file).name, not args.quiet) as tick:
                     result = import_file(store, file, fmt=args.format, source=args.source,
-                                         skip_invalid=args.skip_invalid, actor=SYSTEM, rules=rules,
-                                         options={"encoding": args.encoding, "mapping": args.mapping},
+                                         skip_invalid=args.skip_invalid, actor=actor, rules=rules,
+                                         options={"encoding": args.encoding} if args.encoding else None,
                                          mapping=args.mapping, progress=tick)
                 print_import(result)
             except FeedInvalid as err:
@@ -146,20 +158,24 @@ def cmd_stats(args) -> int:
 
 
 EXPORTS = {
-    "cases": "SELECT * EXCLUDE (flags, rules_fired), array_to_string(flags, ';') AS flags, "
-             "array_to_string(rules_fired, ';') AS rules_fired FROM cases ORDER BY case_id",
+    "cases": "SELECT * FROM cases ORDER BY case_id",
     "decisions": "SELECT * FROM decisions ORDER BY decision_id",
     "events": 'SELECT * FROM events ORDER BY event_id',
     "rejects": "SELECT * FROM rejects ORDER BY import_id, line",
     "imports": "SELECT * FROM imports ORDER BY import_id",
+    "accounts": 'SELECT event_id, "at", actor, username, action, from_value, to_value, detail FROM account_events '
+                "ORDER BY event_id",
 }
 
 
 def cmd_suggest(args) -> int:
+    """Precompute suggestions for the top of the queue. Exits 1 when every model request failed."""
     from . import assist
     from tqdm import tqdm
     config = assist.AIConfig.from_env()
     rules = load_rules(args.rules)
+    if config.problem:
+        print(f"warning: {config.problem}", file=sys.stderr)
     with open_store(args.db) as store:
         bar = tqdm(total=0, desc="suggest", unit="case", file=sys.stderr, disable=True if args.quiet else None,
                    leave=False)
@@ -174,21 +190,27 @@ def cmd_suggest(args) -> int:
                                        config=config, progress=tick)
         finally:
             bar.close()
-    where = f"{config.source} at {config.base_url or 'the OpenAI API'}" if config.enabled else \
-        "the offline assistant (no OPENAI_API_KEY)"
     made = ", ".join(f"{n} {source}" for source, n in sorted(report.by_source.items())) or "none"
     print(f"{report.cases} cases at the top of the queue; {report.already} already had a suggestion; "
-          f"{report.made} new ({made}) from {where}.")
+          f"{report.made} new ({made}) from {config.describe()}.")
     for reason, n in sorted(report.errors.items(), key=lambda item: -item[1]):
         print(f"fell back to offline ×{n}: {reason}", file=sys.stderr)
+    if report.all_failed:
+        print(f"error: every model request failed ({report.model_asked}); the offline assistant's suggestions "
+              "were stored instead. Check the model server and run suggest again.", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_export(args) -> int:
+    """A table as CSV: header row, UTF-8, spreadsheet formulas neutralised in every cell."""
+    from .exports import batches, write_csv
     out = Path(args.out or f"exq-{args.what}.csv")
     with open_store(args.db) as store, store.read() as cur:
-        cur.execute(f"COPY ({EXPORTS[args.what]}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (HEADER)")
-        n = cur.execute(f"SELECT count(*) FROM ({EXPORTS[args.what]})").fetchone()[0]
+        cur.execute(EXPORTS[args.what])
+        columns = cur.columns
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            n = write_csv(fh, columns, batches(cur))
     print(f"wrote {n:,} {args.what} to {out}")
     return 0
 
@@ -207,14 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="seed a synthetic shop routed through the rules")
     p.add_argument("--orders", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--force", action="store_true", help="replace an existing database")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing demo database (one with a team's own data needs its name typed)")
+    p.add_argument("--replace-real-data", metavar="NAME",
+                   help="with --force, replace a database that holds real data: give its name to confirm")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("import", parents=[common], help="import feed files (all-or-nothing per file)")
     p.add_argument("files", nargs="+")
     p.add_argument("--format", default="auto", help="auto, csv, parquet, jsonl, shopify, mapped")
     p.add_argument("--mapping", help="a saved column mapping name or a mapping TOML file")
-    p.add_argument("--source", help="source name the order ids are unique in (default: per format)")
+    p.add_argument("--source", help="where the orders come from (one shop, one ERP); order ids are unique within "
+                                    "it. Required for a Shopify export, which does not name its store "
+                                    "(default: 'feed', or the mapping's source)")
     p.add_argument("--encoding", help="text encoding of CSV files: utf-8 (default), latin-1, utf-16")
     p.add_argument("--skip-invalid", action="store_true", help="import valid rows, keep the rest as rejects")
     p.add_argument("--rules", help="rules file (default: $EXQ_RULES, else the shipped defaults)")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import auth
-from .models import SYSTEM, Role
+from .models import Role, cli_actor
 from .store import open_store
 
 
@@ -38,14 +38,14 @@ def _show(account: auth.Account) -> str:
 def cmd_user_add(args) -> int:
     password = _read_password(args)
     with open_store(args.db) as store:
-        account = auth.add_user(store, args.name, password, args.role, SYSTEM)
+        account = auth.add_user(store, args.name, password, args.role, cli_actor())
     print(f"added {_show(account)}")
     return 0
 
 
 def cmd_user_list(args) -> int:
     with open_store(args.db) as store:
-        accounts = auth.list_users(store, SYSTEM)
+        accounts = auth.list_users(store, cli_actor())
     if args.json:
         print(json.dumps([a.model_dump(mode="json") for a in accounts]))
     elif not accounts:
@@ -59,7 +59,7 @@ def cmd_user_list(args) -> int:
 
 def cmd_user_set_role(args) -> int:
     with open_store(args.db) as store:
-        account = auth.set_role(store, args.name, args.role, SYSTEM)
+        account = auth.set_role(store, args.name, args.role, cli_actor())
     print(f"changed {_show(account)}")
     return 0
 
@@ -67,14 +67,14 @@ def cmd_user_set_role(args) -> int:
 def cmd_user_passwd(args) -> int:
     password = _read_password(args, "New password")
     with open_store(args.db) as store:
-        account = auth.set_password(store, args.name, password, SYSTEM)
+        account = auth.set_password(store, args.name, password, cli_actor())
     print(f"password set for {account.username}")
     return 0
 
 
 def cmd_user_disable(args) -> int:
     with open_store(args.db) as store:
-        account = auth.set_disabled(store, args.name, args.command_name == "disable", SYSTEM)
+        account = auth.set_disabled(store, args.name, args.command_name == "disable", cli_actor())
     print(f"changed {_show(account)}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -302,3 +303,63 @@ def _plain(value):
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return getattr(value, "value", value)
+
+
+# -- replacing a demo --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Contents:
+    orders: int
+    imports: int
+    other_imports: int
+    decisions: int
+    real_decisions: int
+
+    @property
+    def has_orders(self) -> bool:
+        return self.orders > 0
+
+    @property
+    def demo_only(self) -> bool:
+        """Nothing but the demo: orders imported from the demo feed, decisions only from its seeded history."""
+        return self.other_imports == 0 and self.real_decisions == 0
+
+    def describe(self) -> str:
+        return (f"{self.orders:,} orders from {self.imports:,} import(s), {self.other_imports:,} of them not the "
+                f"demo feed; {self.decisions:,} decisions, {self.real_decisions:,} of them made after the demo "
+                "was seeded")
+
+
+def what_is_there(store: Store) -> Contents:
+    with store.read() as cur:
+        orders = cur.scalar("SELECT count(*) FROM orders")
+        imports, other = cur.execute("SELECT count(*), count(*) FILTER (WHERE source <> 'demo') FROM imports "
+                                     "WHERE status IN ('imported', 'partial')").fetchone()
+        seeded = cur.scalar("SELECT max(finished_at) FROM imports WHERE source = 'demo'")
+        decisions, real = cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE decided_at > $seeded) FROM decisions",
+            {"seeded": seeded or datetime(1970, 1, 1)}).fetchone()
+    return Contents(orders, imports, other, decisions, real)
+
+
+EXQ_TABLES = ("orders", "cases", "events", "decisions", "suggestions", "imports", "rejects", "saved_views",
+              "mappings", "users", "account_events", "sign_in_throttle", "sso_invitations", "sessions", "meta")
+EXQ_SEQUENCES = ("case_seq", "event_seq", "decision_seq", "suggestion_seq", "import_seq", "account_event_seq")
+
+
+def wipe(store: Store) -> None:
+    """Empty the database for a fresh demo: a DuckDB file is deleted, PostgreSQL's exq tables dropped."""
+    if not store.is_postgres:
+        from .store.duck import connect
+        path = store.path
+        store.close()
+        connect(path).close()   # raises DatabaseLocked naming the holder: never delete a file in use
+        for p in (path, Path(str(path) + ".wal")):
+            p.unlink(missing_ok=True)
+        return
+    with store.unit_of_work() as uow:
+        for table in EXQ_TABLES:
+            uow.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        for seq in EXQ_SEQUENCES:
+            uow.execute(f"DROP SEQUENCE IF EXISTS {seq}")
+        uow.commit()

@@ -60,8 +60,11 @@ def now() -> datetime:
 
 @pytest.fixture
 def store(tmp_path):
-    """An empty, migrated database file."""
+    """An empty, migrated database file with the three test accounts (maria, sam, vic): every write
+    re-reads the acting person's account, so the people tests act as must exist."""
     s = open_store(tmp_path / "exq.duckdb")
+    for username, role in ACCOUNTS.items():
+        auth.add_user(s, username, TEST_PASSWORD, role, SYSTEM)
     yield s
     s.close()
 

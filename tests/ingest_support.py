@@ -55,3 +55,29 @@ def write_shopify(path: Path, *orders: list[dict], header: list[str] | None = No
                 assert not unknown, f"not Shopify columns: {unknown}"
                 writer.writerow(line)
     return path
+
+
+# -- reading the import log in tests (exq_core's queries take a cursor) ------------------------------------
+
+def list_imports(store, limit: int = 100, actor: str | None = None) -> list[dict]:
+    from exq_core.queries import imports
+    with store.read() as cur:
+        return imports.list_imports(cur, limit, actor)
+
+
+def rejects_frame(store, import_id: int | None = None, limit: int | None = None):
+    from exq_core.queries import imports
+    with store.read() as cur:
+        return imports.rejects_frame(cur, import_id, limit)
+
+
+def count_rejects(store, import_id: int | None = None) -> int:
+    from exq_core.queries import imports
+    with store.read() as cur:
+        return imports.count_rejects(cur, import_id)
+
+
+def rejected_rows(store, import_id: int):
+    from exq_core.queries import imports
+    with store.read() as cur:
+        return imports.rejected_rows(cur, import_id)

@@ -5,16 +5,17 @@ import re
 import sys
 from pathlib import Path
 
-from ..models import SYSTEM
+from ..exports import write_csv
+from ..models import cli_actor
+from ..queries.imports import count_rejects, list_imports, rejected_rows, rejects_frame
 from ..store import open_store
 from . import mapping as mappings
 from .suggest import suggest_mapping
-from .records import count_rejects, export_rejects, list_imports, rejects_frame
 
 
 def cmd_imports(args) -> int:
-    with open_store(args.db) as store:
-        rows = list_imports(store, limit=args.limit)
+    with open_store(args.db) as store, store.read() as cur:
+        rows = list_imports(cur, limit=args.limit)
     if not rows:
         print("no imports yet")
         return 0
@@ -30,13 +31,20 @@ def cmd_imports(args) -> int:
 
 
 def cmd_rejects(args) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db) as store, store.read() as cur:
         if args.out:
-            n = export_rejects(store, args.out, args.import_id)
-            print(f"wrote {n:,} rejected value(s) to {args.out}")
+            if args.import_id is None:
+                print("error: --out needs --import N: the rejected rows of one import, as that file wrote them",
+                      file=sys.stderr)
+                return 2
+            columns, rows = rejected_rows(cur, args.import_id)
+            with open(args.out, "w", newline="", encoding="utf-8") as fh:
+                n = write_csv(fh, columns, rows)
+            print(f"wrote {n:,} rejected row(s) to {args.out}: fix them and import the file again "
+                  "(the exq_line and exq_errors columns are ignored)")
             return 0
-        total = count_rejects(store, args.import_id)
-        frame = rejects_frame(store, args.import_id, limit=args.limit)
+        total = count_rejects(cur, args.import_id)
+        frame = rejects_frame(cur, args.import_id, limit=args.limit)
     if not total:
         print("no rejects" + (f" for import #{args.import_id}" if args.import_id else ""))
         return 0
@@ -44,7 +52,7 @@ def cmd_rejects(args) -> int:
         value = "" if row.value is None else repr(row.value if len(row.value) <= 60 else row.value[:57] + "…")
         print(f"import #{row.import_id} {row.file_name}:{row.line} column {row.column_name} {value}: {row.reason}")
     if total > len(frame):
-        print(f"… and {total - len(frame):,} more (export them all with --out rejects.csv)")
+        print(f"… and {total - len(frame):,} more (export them with --import N --out rejects.csv)")
     return 0
 
 
@@ -68,11 +76,11 @@ def cmd_mapping(args) -> int:
             spec = mappings.load_toml(args.target)
             if args.name:
                 spec = spec.model_copy(update={"name": args.name})
-            mappings.save_mapping(store, mappings.parse_spec(spec.model_dump(), args.target), SYSTEM)
+            mappings.save_mapping(store, mappings.parse_spec(spec.model_dump(), args.target), cli_actor())
             print(f"saved column mapping '{spec.name}'; import with: python -m exq_core import FILE --mapping "
                   f"'{spec.name}'")
         elif args.action == "delete":
-            if not mappings.delete_mapping(store, args.target, SYSTEM):
+            if not mappings.delete_mapping(store, args.target, cli_actor()):
                 print(f"no saved column mapping named '{args.target}'", file=sys.stderr)
                 return 1
             print(f"deleted column mapping '{args.target}'")
@@ -100,7 +108,7 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("rejects", parents=[common], help="list or export the rows skipped by --skip-invalid")
     p.add_argument("--import", dest="import_id", type=int, help="only this import (default: all)")
-    p.add_argument("--out", help="write them all as CSV to this file")
+    p.add_argument("--out", help="write that import's rejected rows, as the file wrote them, to this CSV file")
     p.add_argument("--limit", type=int, default=200, help="how many to list (default 200)")
     p.set_defaults(func=cmd_rejects)
 

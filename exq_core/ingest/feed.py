@@ -1,8 +1,22 @@
-"""The import use case: read, validate, apply newer snapshots, route — all-or-nothing per file."""
+"""The import use case: read and validate a file in DuckDB, then apply the newest snapshots and route them
+in one transaction of the store — all-or-nothing per file.
+
+    read      a reader turns the file into temp table `raw` (the feed's columns as text, plus `line`)
+    validate  every broken value named (line, column, value as written, reason) in `row_errors`
+    snapshots two snapshots of one order in one file: the newest `updated_at` wins; two different ones
+              at the same time are a conflict, reported once, and never applied
+    write     the batch goes to the store (on PostgreSQL in bulk, with COPY), newer snapshots replace
+              older ones, the changed orders are routed, the import and its rejects are recorded
+
+Reading and validating happen outside the write transaction (on DuckDB on a cursor of the store itself,
+on PostgreSQL in a private in-memory DuckDB), so a large file holds the database's writers only while its
+rows are applied. Every import is logged — refused, failed and unchanged ones too.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -10,17 +24,36 @@ from typing import Callable
 import duckdb
 from pydantic import BaseModel
 
+from ..access import recheck
 from ..errors import ExqError, FeedError, FeedInvalid
 from ..models import FEED_COLUMNS, SYSTEM, Actor
-from ..routing import RouteResult, route_changed
+from ..routing import RouteResult, route_changed, sync_static_priority
 from ..rules import RuleSet, load_rules
 from ..store import Store, utcnow
-from ..workflow import require
+from ..store.dialect import ident, literal
 from . import mapping as mappings, readers, shopify  # noqa: F401  (registers the shopify and mapped readers)
 from .validate import errors_sql, typed_sql
 
 MAX_REPORTED = 50
 Progress = Callable[[str, float], None]
+SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,59}$")
+ORDER_COLUMNS = ("source", "order_id", "updated_at") + tuple(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
+FACT_COLUMNS = tuple(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
+
+
+class SourceName(str):
+    """Where orders come from (one shop, one ERP): order ids are unique only within a source."""
+
+    def __new__(cls, value: str):
+        value = str(value).strip()
+        if not SOURCE_RE.fullmatch(value):
+            raise ValueError(f"'{value[:60]}' is not a source name: 1–60 letters, digits, spaces, _ . - "
+                             "(starting with a letter or digit)")
+        return super().__new__(cls, value)
+
+    @property
+    def value(self) -> str:
+        return str(self)
 
 
 class RowError(BaseModel):
@@ -61,13 +94,16 @@ class ImportReport(BaseModel):
 class ImportResult(BaseModel):
     import_id: int | None
     file_name: str
-    status: str                     # imported | duplicate | partial
+    source: str
+    status: str                     # imported | partial | unchanged
     report: ImportReport
     rows: int = 0
     orders_new: int = 0
     orders_updated: int = 0
-    orders_stale: int = 0           # an older (or same-time) snapshot than the stored one: ignored
-    orders_unchanged: int = 0       # newer, but every field as stored: nothing to re-route
+    orders_stale: int = 0           # older than the stored snapshot: ignored
+    orders_unchanged: int = 0       # the stored snapshot again (or newer, saying nothing new)
+    older_in_file: int = 0          # an older snapshot of an order whose newer one is in the same file
+    conflicts: int = 0              # two different snapshots with the same updated_at (in the file or stored)
     routine: int = 0
     cases_new_by_bucket: dict[str, int] = {}
     cases_updated: int = 0
@@ -78,6 +114,18 @@ class ImportResult(BaseModel):
     def cases_new(self) -> int:
         return sum(self.cases_new_by_bucket.values())
 
+    def summary(self) -> str:
+        if self.status == "unchanged":
+            return self.message
+        by_bucket = ", ".join(f"{b} {n}" for b, n in sorted(self.cases_new_by_bucket.items())) or "none"
+        extra = "".join(f", {n:,} {what}" for n, what in (
+            (self.orders_unchanged, "unchanged"), (self.older_in_file, "older snapshots in the file"),
+            (self.conflicts, "conflicting snapshots not applied")) if n)
+        return (f"{self.file_name} (source {self.source}): import #{self.import_id} {self.status}: {self.rows:,} rows; "
+                f"orders {self.orders_new:,} new, {self.orders_updated:,} updated, {self.orders_stale:,} older than "
+                f"stored (ignored){extra}; {self.routine:,} routine; new cases {self.cases_new:,} ({by_bucket}); "
+                f"{self.cases_updated:,} cases updated; {self.rejected:,} rejected.")
+
 
 def file_hash(path: Path) -> str:
     digest = hashlib.sha256()
@@ -87,36 +135,7 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _validate(cur, raw: readers.RawFeed, file_name: str, fmt: str) -> ImportReport:
-    """Fill temp table row_errors (line, column_name, value, reason, row_line) and report on it.
-    A reader's own errors (raw.errors) replace the generic ones for the same row and column."""
-    errors = f"SELECT line, column_name, value, reason, line AS row_line FROM ({errors_sql(raw.table)})"
-    if raw.errors:
-        errors = (f"SELECT line, column_name, value, reason, row_line FROM {raw.errors} UNION ALL "
-                  f"SELECT * FROM ({errors}) g WHERE NOT EXISTS (SELECT 1 FROM {raw.errors} r "
-                  f"WHERE r.row_line = g.row_line AND r.column_name = g.column_name)")
-    column = "column_name"
-    if raw.labels:
-        # name the file's own column next to ours: "Financial Status (payment_status)"
-        whens = " ".join(f"WHEN {_sql_text(field)} THEN {_sql_text(f'{name} ({field})')}"
-                         for field, name in raw.labels.items() if name != field)
-        column = f"CASE column_name {whens} ELSE column_name END" if whens else column
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE row_errors AS "
-                f"SELECT line, {column} AS column_name, value, reason, row_line FROM ({errors})")
-    if raw.errors:
-        cur.execute(f"DROP TABLE IF EXISTS {raw.errors}")
-    count, invalid_rows = cur.execute("SELECT count(*), count(DISTINCT row_line) FROM row_errors").fetchone()
-    first = cur.execute("SELECT line, column_name, value, reason FROM row_errors ORDER BY line, column_name "
-                        "LIMIT ?", [MAX_REPORTED]).fetchall()
-    return ImportReport(file_name=file_name, format=fmt, rows=raw.rows, error_count=count,
-                        invalid_rows=invalid_rows,
-                        errors=[RowError(line=l, column=c, value=v, reason=r) for l, c, v, r in first],
-                        warnings=raw.warnings, line_label=raw.line_label)
-
+# -- reading and validating (in DuckDB) -----------------------------------------------------------------
 
 def read_raw(cur, path: Path, fmt: str, options: dict) -> readers.RawFeed:
     if not path.exists():
@@ -135,12 +154,111 @@ def read_raw(cur, path: Path, fmt: str, options: dict) -> readers.RawFeed:
         raise FeedError(f"cannot read {path.name} as {fmt}: {str(err).splitlines()[0][:300]}") from None
 
 
+def _validate(cur, raw: readers.RawFeed, file_name: str, fmt: str) -> None:
+    """Fill temp table row_errors (line, column_name, value, reason, row_line). A reader's own errors replace
+    the generic ones for the same row and column — or for the whole row, when they name the line itself
+    (a broken JSON line)."""
+    errors = f"SELECT line, column_name, value, reason, line AS row_line FROM ({errors_sql(raw.table, raw.written)}) g"
+    if raw.errors:
+        errors = (f"SELECT line, column_name, value, reason, row_line FROM {raw.errors} UNION ALL "
+                  f"SELECT * FROM ({errors}) g WHERE NOT EXISTS (SELECT 1 FROM {raw.errors} r "
+                  f"WHERE r.row_line = g.row_line AND (r.column_name = g.column_name OR r.column_name = 'line'))")
+    column = "column_name"
+    if raw.labels:
+        # name the file's own column next to ours: "Financial Status (payment_status)"
+        whens = " ".join(f"WHEN {literal(field)} THEN {literal(f'{name} ({field})')}"
+                         for field, name in raw.labels.items() if name != field)
+        column = f"CASE column_name {whens} ELSE column_name END" if whens else column
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE row_errors AS "
+                f"SELECT line, {column} AS column_name, value, reason, row_line FROM ({errors}) e")
+    if raw.errors:
+        cur.execute(f"DROP TABLE IF EXISTS {raw.errors}")
+
+
+def _snapshots(cur, raw: readers.RawFeed, now: datetime) -> tuple[int, int]:
+    """Two snapshots of one order in one file: keep the newest (`updated_at`, blank = import time). Older
+    ones are left out (counted); two different newest ones are a conflict: both rows become errors and
+    the order is not applied. Returns (older snapshots left out, conflicting orders)."""
+    key = "nullif(trim(order_id), '')"
+    ts = "coalesce(CAST(TRY_CAST(updated_at AS TIMESTAMPTZ) AS TIMESTAMP), $now)"
+    facts = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce(trim({c}), chr(0))" for c in FEED_COLUMNS) + "))"
+    cur.execute(f"""CREATE OR REPLACE TEMP TABLE dup_rows AS
+        SELECT r.line, {key} AS k, {ts} AS ts, {facts} AS facts
+        FROM {raw.table} r SEMI JOIN (SELECT {key} AS k FROM {raw.table} WHERE {key} IS NOT NULL
+                                      GROUP BY 1 HAVING count(*) > 1) d ON {key} = d.k""", {"now": now})
+    if not cur.execute("SELECT count(*) FROM dup_rows").fetchone()[0]:
+        cur.execute("CREATE OR REPLACE TEMP TABLE superseded AS SELECT line FROM dup_rows")
+        cur.execute("DROP TABLE dup_rows")
+        return 0, 0
+    cur.execute("""CREATE OR REPLACE TEMP TABLE dup_newest AS
+        SELECT k, max(ts) AS ts FROM dup_rows GROUP BY k""")
+    # the newest rows of each order; identical copies collapse into their first line
+    cur.execute("""CREATE OR REPLACE TEMP TABLE dup_top AS
+        SELECT d.k, d.facts, min(d.line) AS line, list(d.line ORDER BY d.line) AS lines
+        FROM dup_rows d JOIN dup_newest n ON n.k = d.k AND n.ts = d.ts GROUP BY d.k, d.facts""")
+    cur.execute("""INSERT INTO row_errors
+        SELECT t.line, 'updated_at', strftime(n.ts, '%Y-%m-%dT%H:%M:%S'),
+               'conflict: lines ' || array_to_string(list_sort(c.all_lines), ', ') || ' are different snapshots of order '
+               || t.k || ' with the same updated_at; fix one of them (nothing of this order was imported)', t.line
+        FROM dup_top t JOIN dup_newest n ON n.k = t.k
+        JOIN (SELECT k, flatten(list(lines)) AS all_lines FROM dup_top GROUP BY k HAVING count(*) > 1) c ON c.k = t.k""")
+    conflicts = cur.execute("SELECT count(DISTINCT k) FROM dup_top WHERE k IN "
+                            "(SELECT k FROM dup_top GROUP BY k HAVING count(*) > 1)").fetchone()[0]
+    # everything but the kept newest row of each order is left out of the batch
+    cur.execute("""CREATE OR REPLACE TEMP TABLE superseded AS
+        SELECT line FROM dup_rows ANTI JOIN (SELECT min(line) AS line FROM dup_top GROUP BY k HAVING count(*) = 1) keep
+        USING (line)""")
+    older = cur.execute("""SELECT count(*) FROM dup_rows d JOIN dup_newest n ON n.k = d.k WHERE d.ts < n.ts""").fetchone()[0]
+    for t in ("dup_rows", "dup_newest", "dup_top"):
+        cur.execute(f"DROP TABLE {t}")
+    return older, conflicts
+
+
+def _report(cur, raw: readers.RawFeed, file_name: str, fmt: str, warnings: list[str]) -> ImportReport:
+    count, invalid_rows = cur.execute("SELECT count(*), count(DISTINCT row_line) FROM row_errors").fetchone()
+    first = cur.execute("SELECT line, column_name, value, reason FROM row_errors ORDER BY line, column_name "
+                        "LIMIT ?", [MAX_REPORTED]).fetchall()
+    return ImportReport(file_name=file_name, format=fmt, rows=raw.rows, error_count=count, invalid_rows=invalid_rows,
+                        errors=[RowError(line=l, column=c, value=v, reason=r) for l, c, v, r in first],
+                        warnings=warnings, line_label=raw.line_label)
+
+
+RULE_NEEDS = {
+    "payment": (("amount_paid",), "the payment rule can fire only on failed payments: the layout has no amount paid"),
+    "inventory": (("items_available",), "the inventory rule can never fire: the layout has no stock (items_available)"),
+    "fraud": (("risk_score", "risk_level"), "the fraud rule can never fire: the layout has no risk score or level"),
+    "returns": (("return_requested", "damage_reported"),
+                "the returns rule can never fire: the layout has no return or damage flags"),
+}
+
+
+def coverage_warnings(raw: readers.RawFeed, rules: RuleSet) -> list[str]:
+    """What this layout leaves the active rules unable to judge (a column it does not carry at all)."""
+    if raw.present is None:
+        return []
+    kinds = {r.kind for r in rules.active}
+    out = []
+    for kind, (fields, text) in RULE_NEEDS.items():
+        if kind in kinds and not any(f in raw.present for f in fields):
+            out.append(text + ".")
+    ship = ("ship_name", "ship_address1", "ship_city", "ship_postal_code", "ship_country")
+    if "address" in kinds and not any(f in raw.present for f in ship):
+        out.append("the layout has no shipping address: the address rule sees blank shipping fields and opens an "
+                   "address case for every order that is not fulfilled, delivered or canceled.")
+    return out
+
+
 def _resolve(store: Store, path: Path, fmt: str, options: dict | None, mapping, source: str | None,
              default_currency: str) -> tuple[str, dict, str | None, str, str]:
     """(format, reader options, mapping name, source, default currency) for a file."""
     options = dict(options or {})
     ref = mapping if mapping is not None else options.pop("mapping", None)
     options.pop("mapping", None)
+    if source is not None:
+        try:
+            source = SourceName(source)
+        except ValueError as err:
+            raise FeedError(str(err)) from None
     if ref is not None:
         spec = mappings.resolve_mapping(store, ref)
         options["spec"] = spec
@@ -150,185 +268,299 @@ def _resolve(store: Store, path: Path, fmt: str, options: dict | None, mapping, 
         raise FeedError("format 'mapped' needs a column mapping (--mapping NAME or a .toml file)")
     if fmt == "auto" and path.is_file():
         fmt = readers.detect_format(path)
-    return fmt, options, None, source or (fmt if fmt not in ("csv", "parquet", "jsonl") else "feed"), \
-        default_currency
+    if fmt == "shopify" and source is None:
+        raise FeedError("a Shopify export does not name its store: say which store it is from, e.g. "
+                        "--source my-shop (the Import page has a Store field; the inbox takes the store's "
+                        "folder: inbox/my-shop/)")
+    return fmt, options, None, source or "feed", default_currency
 
 
 def preview_file(store: Store, path: str | Path, *, fmt: str = "auto", options: dict | None = None,
-                 limit: int = 20, mapping=None, default_currency: str = "USD"):
+                 limit: int = 20, mapping=None, source: str | None = None, default_currency: str = "USD",
+                 rules: RuleSet | None = None, now: datetime | None = None):
     """Validate without writing: (report, first rows as exq will read them as a DataFrame)."""
     path = Path(path)
     if not path.is_file():
         raise FeedError(f"no such file: {path}")
-    fmt, options, _, _, currency = _resolve(store, path, fmt, options, mapping, None, default_currency)
-    with store.read() as cur:
+    if fmt == "shopify" and source is None:
+        source = "preview"
+    fmt, options, _, _, currency = _resolve(store, path, fmt, options, mapping, source, default_currency)
+    rules = rules or load_rules()
+    with store.work_cursor() as cur:
         try:
             raw = read_raw(cur, path, fmt, options)
-            report = _validate(cur, raw, path.name, fmt)
-            rows = cur.execute(f"SELECT line, {', '.join(FEED_COLUMNS)} FROM ({typed_sql(raw.table, currency)}) "
+            _validate(cur, raw, path.name, fmt)
+            older, conflicts = _snapshots(cur, raw, now or utcnow())
+            notes = _notes(raw, rules, older, 0)
+            report = _report(cur, raw, path.name, fmt, notes)
+            rows = cur.execute(f"SELECT line, {', '.join(FEED_COLUMNS)} FROM ({typed_sql(raw.table, currency)}) t "
                                f"ORDER BY line LIMIT ?", [limit]).df()
         finally:
-            for t in ("raw", "row_errors", "loaded"):
-                cur.execute(f"DROP TABLE IF EXISTS {t}")
+            _drop_work(cur)
     return report, rows
 
 
-def _record_failure(store: Store, *, path: Path, digest: str, source: str, fmt: str, mapping: str | None,
-                    status: str, rows: int, rejected: int, actor: Actor, now: datetime, message: str,
-                    rules: RuleSet) -> int:
-    """A failed or refused import is recorded too (with its report), in its own small transaction.
-    Returns the import id, or None when even that cannot be written (the caller's error matters more)."""
+def _notes(raw: readers.RawFeed, rules: RuleSet, older: int, unused: int) -> list[str]:
+    notes = list(raw.warnings) + coverage_warnings(raw, rules)
+    if older:
+        notes.append(f"{older:,} older snapshot(s) of orders whose newer snapshot is in the same file were left out "
+                     "(the newest updated_at wins)")
+    return notes
+
+
+WORK_TABLES = ("raw", "row_errors", "loaded", "original", "superseded", "batch", "applied", "dup_rows",
+               "dup_newest", "dup_top", "json_lines", "json_lines_raw", "mapped_src", "mapped_errors",
+               "shop_errors", "json_errors", "shop_lines", "shop_orders", "shop_heads")
+
+
+def _drop_work(cur) -> None:
+    for t in WORK_TABLES:
+        try:
+            cur.execute(f"DROP TABLE IF EXISTS {t}")
+        except duckdb.Error:
+            pass
+
+
+# -- recording ------------------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = ("import_id", "file_name", "content_hash", "source", "format", "mapping", "status", "rows_read",
+                  "orders_new", "orders_updated", "orders_stale", "routine", "cases_new", "cases_new_by_bucket",
+                  "cases_updated", "rejected", "actor", "started_at", "finished_at", "message", "rules_version",
+                  "conflicts", "header")
+
+
+def _record(uow, values: dict) -> int:
+    """One row of the import log; returns its id."""
+    import_id = values.get("import_id") or uow.cursor.scalar("SELECT nextval('import_seq')")
+    row = {c: values.get(c) for c in IMPORT_COLUMNS} | {"import_id": import_id}
+    for c in ("orders_new", "orders_updated", "orders_stale", "routine", "cases_new", "cases_updated", "rejected",
+              "conflicts"):
+        row[c] = row[c] or 0
+    row["cases_new_by_bucket"] = json.dumps(row["cases_new_by_bucket"] or {})
+    row["header"] = json.dumps(row["header"]) if row["header"] is not None else None
+    uow.execute(f"INSERT INTO imports ({', '.join(IMPORT_COLUMNS)}) VALUES ({', '.join('?' * len(IMPORT_COLUMNS))})",
+                [row[c] for c in IMPORT_COLUMNS])
+    return import_id
+
+
+def _record_alone(store: Store, **values) -> int | None:
+    """A refused, failed or unchanged import is recorded too, in its own small transaction. Returns the id,
+    or None when even that cannot be written (the caller's error matters more)."""
     try:
-        return _write_failure(store, path=path, digest=digest, source=source, fmt=fmt, mapping=mapping,
-                              status=status, rows=rows, rejected=rejected, actor=actor, now=now, message=message,
-                              rules=rules)
-    except (duckdb.Error, ExqError):
+        with store.unit_of_work() as uow:
+            import_id = _record(uow, values)
+            uow.commit()
+        return import_id
+    except Exception:  # noqa: BLE001 — a log row must never hide the real error
         return None
 
 
-def _write_failure(store: Store, *, path, digest, source, fmt, mapping, status, rows, rejected, actor, now,
-                   message, rules) -> int:
-    with store.unit_of_work() as uow:
-        import_id = uow.execute("SELECT nextval('import_seq')").fetchone()[0]
-        uow.execute("""INSERT INTO imports (import_id, file_name, content_hash, source, format, mapping, status,
-                rows_read, orders_new, orders_updated, orders_stale, routine, cases_new, cases_new_by_bucket,
-                cases_updated, rejected, actor, started_at, finished_at, message, rules_version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, '{}', 0, ?, ?, ?, ?, ?, ?)""",
-                    [import_id, path.name, digest, source, fmt, mapping, status, rows, rejected, actor.username,
-                     now, utcnow(), message, rules.full_version])
-        uow.commit()
-    return import_id
-
+# -- the import -----------------------------------------------------------------------------------------
 
 def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: str | None = None,
                 skip_invalid: bool = False, actor: Actor = SYSTEM, rules: RuleSet | None = None,
                 now: datetime | None = None, options: dict | None = None, mapping=None,
                 default_currency: str = "USD", progress: Progress | None = None) -> ImportResult:
-    """Import one feed file. All-or-nothing unless skip_invalid; re-importing the same file changes nothing.
-    `mapping` is a MappingSpec, a saved mapping's name or a mapping TOML path (then the format is 'mapped').
-    Raises FeedError (unreadable file) or FeedInvalid (rows failed validation; carries the report); either
-    way nothing is written but the import's record (status failed / refused, with the report)."""
-    require(actor, "import")
+    """Import one feed file. All-or-nothing unless skip_invalid; re-importing the same file changes nothing
+    (and is logged as unchanged). `mapping` is a MappingSpec, a saved mapping's name or a mapping TOML path
+    (then the format is 'mapped'). Raises FeedError (unreadable file) or FeedInvalid (rows failed validation;
+    carries the report); either way nothing is written but the import's record (failed / refused)."""
     path = Path(path)
     rules = rules or load_rules()
     now = now or utcnow()
     tick = progress or (lambda stage, fraction: None)
-
     tick("checking file", 0.0)
+    with store.read() as cur:
+        recheck(cur, actor, "import")           # again inside the write; this one spares reading a big file
     if not path.is_file():
         raise FeedError(f"no such file: {path}" if not path.is_dir() else f"{path} is a folder, not a feed file")
     fmt, options, mapping_name, source, default_currency = _resolve(
         store, path, fmt, options, mapping, source, default_currency)
     digest = file_hash(path)
+    log = {"file_name": path.name, "content_hash": digest, "source": source, "format": fmt, "mapping": mapping_name,
+           "actor": actor.username, "started_at": now, "rules_version": rules.full_version}
     with store.read() as cur:
         seen = cur.execute("SELECT import_id, started_at FROM imports WHERE content_hash = ? AND source = ? "
                            "AND status IN ('imported', 'partial') ORDER BY import_id LIMIT 1",
                            [digest, source]).fetchone()
     if seen:
-        report = ImportReport(file_name=path.name, format=fmt)
-        return ImportResult(import_id=seen[0], file_name=path.name, status="duplicate", report=report,
-                            message=f"{path.name} was already imported (import #{seen[0]} at "
-                                    f"{seen[1]:%Y-%m-%d %H:%M} UTC); nothing changed.")
-
-    report: ImportReport | None = None
+        message = (f"{path.name} was already imported as source {source} (import #{seen[0]} at "
+                   f"{seen[1]:%Y-%m-%d %H:%M} UTC); nothing changed.")
+        import_id = _record_alone(store, **log, status="unchanged", finished_at=utcnow(), message=message)
+        return ImportResult(import_id=import_id, file_name=path.name, source=source, status="unchanged",
+                            report=ImportReport(file_name=path.name, format=fmt), message=message)
     try:
-        with store.unit_of_work() as uow:
-            result = _import(uow, path, fmt=fmt, options=options, source=source, skip_invalid=skip_invalid,
-                             actor=actor, rules=rules, now=now, mapping_name=mapping_name, digest=digest,
-                             default_currency=default_currency, tick=tick)
-            tick("committing", 0.95)
-            uow.commit()
+        with store.work_cursor() as work:
+            try:
+                return _import(store, work, path, fmt=fmt, options=options, source=source,
+                               skip_invalid=skip_invalid, actor=actor, rules=rules, now=now, log=log,
+                               default_currency=default_currency, tick=tick)
+            finally:
+                _drop_work(work)
     except FeedInvalid as err:
         report = err.report
-        err.import_id = _record_failure(
-            store, path=path, digest=digest, source=source, fmt=fmt, mapping=mapping_name, status="refused",
-            rows=report.rows, rejected=report.invalid_rows, actor=actor, now=now, message=report.summary(),
-            rules=rules)
+        err.import_id = _record_alone(store, **log, status="refused", rows_read=report.rows,
+                                      rejected=report.invalid_rows, finished_at=utcnow(), message=report.summary())
         raise
     except FeedError as err:
-        err.import_id = _record_failure(
-            store, path=path, digest=digest, source=source, fmt=fmt, mapping=mapping_name, status="failed",
-            rows=0, rejected=0, actor=actor, now=now, message=f"{path.name}: {err}", rules=rules)
+        err.import_id = _record_alone(store, **log, status="failed", rows_read=0, finished_at=utcnow(),
+                                      message=f"{path.name}: {err}")
         raise
+
+
+def _import(store: Store, work, path: Path, *, fmt: str, options: dict, source: str, skip_invalid: bool,
+            actor: Actor, rules: RuleSet, now: datetime, log: dict, default_currency: str,
+            tick: Progress) -> ImportResult:
+    tick("reading", 0.1)
+    raw = read_raw(work, path, fmt, options)
+    tick("validating", 0.3)
+    try:
+        _validate(work, raw, path.name, fmt)
+        older, conflicts = _snapshots(work, raw, now)
+    except duckdb.Error as err:
+        raise FeedError(f"cannot validate {path.name}: {str(err).splitlines()[0][:300]}") from None
+    report = _report(work, raw, path.name, fmt, _notes(raw, rules, older, 0))
+    if not report.ok and not skip_invalid:
+        raise FeedInvalid(report)
+    # the valid rows, typed, one per order (the newest snapshot)
+    skip = []
+    if not report.ok:
+        skip.append("NOT EXISTS (SELECT 1 FROM row_errors e WHERE e.row_line = t.line)")
+    if work.scalar("SELECT count(*) FROM superseded"):
+        skip.append("t.line NOT IN (SELECT line FROM superseded)")
+    where = f"WHERE {' AND '.join(skip)}" if skip else ""
+    cols = ", ".join(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
+    batch = f"""SELECT {literal(source)} AS source, order_id, coalesce(updated_at, $now) AS updated_at, {cols}
+                FROM ({typed_sql(raw.table, default_currency)}) t {where}"""
+    tick("applying snapshots", 0.5)
+    if store.is_postgres:
+        return _write_postgres(store, work, raw, batch, report, source=source, actor=actor, rules=rules,
+                               now=now, log=log, fmt=fmt, older=older, conflicts=conflicts, tick=tick)
+    work.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {batch}", {"now": now})
+    with store.unit_of_work(cursor=work) as uow:
+        result = _apply(uow, raw, report, source=source, actor=actor, rules=rules, now=now, log=log, fmt=fmt,
+                        older=older, conflicts=conflicts, tick=tick, rejects_from=work)
+        tick("committing", 0.95)
+        uow.commit()
     tick("done", 1.0)
     return result
 
 
-def _import(uow, path: Path, *, fmt: str, options: dict, source: str, skip_invalid: bool, actor: Actor,
-            rules: RuleSet, now: datetime, mapping_name: str | None, digest: str, default_currency: str,
-            tick: Progress) -> ImportResult:
-    """The import inside its transaction: read, validate, apply newer snapshots, route, record."""
+def _write_postgres(store, work, raw, batch: str, report, **kw) -> ImportResult:
+    """On PostgreSQL the validated batch (and the rejected rows) cross over in bulk with COPY, inside the one
+    transaction that applies them."""
+    tick = kw["tick"]
+    with store.unit_of_work() as uow:
+        cur = uow.cursor
+        cur.execute("CREATE TEMP TABLE batch (LIKE orders INCLUDING DEFAULTS) ON COMMIT DROP")
+        cur.execute("ALTER TABLE batch DROP COLUMN import_id, DROP COLUMN imported_at, DROP COLUMN search_text")
+        store.copy_from_duckdb(uow, work, batch, "batch", list(ORDER_COLUMNS), {"now": kw["now"]})
+        result = _apply(uow, raw, report, rejects_from=work, store=store, **kw)
+        tick("committing", 0.95)
+        uow.commit()
+    tick("done", 1.0)
+    return result
+
+
+def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, actor: Actor, rules: RuleSet,
+           now: datetime, log: dict, fmt: str, older: int, conflicts: int, tick: Progress, rejects_from,
+           store: Store | None = None) -> ImportResult:
+    """Inside the write transaction: check who imports, refuse another store's orders, apply newer
+    snapshots, route, record the import and its rejects."""
     cur = uow.cursor
-    tick("reading", 0.1)
-    raw = read_raw(cur, path, fmt, options)
-    tick("validating", 0.35)
-    try:
-        report = _validate(cur, raw, path.name, fmt)
-    except duckdb.Error as err:
-        raise FeedError(f"cannot validate {path.name}: {str(err).splitlines()[0][:300]}") from None
-    if not report.ok and not skip_invalid:
-        raise FeedInvalid(report)
-    import_id = cur.execute("SELECT nextval('import_seq')").fetchone()[0]
+    recheck(cur, actor, "import")
+    if fmt == "shopify":
+        _refuse_other_store(cur, source)
+    import_id = cur.scalar("SELECT nextval('import_seq')")
     if not report.ok:
-        cur.execute("""INSERT INTO rejects (import_id, file_name, line, column_name, value, reason)
-                       SELECT $id, $file, line, column_name, value, reason
-                       FROM row_errors ORDER BY line""", {"id": import_id, "file": path.name})
-    tick("applying snapshots", 0.55)
-    cols = ", ".join(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
-    valid = "WHERE NOT EXISTS (SELECT 1 FROM row_errors e WHERE e.row_line = t.line)" if not report.ok else ""
-    batch = f"""(SELECT $source AS source, order_id, coalesce(updated_at, $now) AS updated_at, {cols}
-        FROM ({typed_sql(raw.table, default_currency)}) t {valid})"""
-    params = {"source": source, "now": now}
-    # A stored order takes a snapshot only when it is newer and says something new: the same facts
-    # again (an overlapping export) re-route nothing and bump no case versions.
-    # The typed batch is not materialised on its own: a million typed rows are copied once, not twice.
-    changed = " OR ".join(f"b.{c} IS DISTINCT FROM o.{c}" for c in FEED_COLUMNS
-                          if c not in ("order_id", "updated_at"))
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE applied AS
-        SELECT b.*, o.order_id IS NULL AS is_new FROM {batch} b
-        LEFT JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
-        WHERE o.order_id IS NULL OR (b.updated_at > o.updated_at AND ({changed}))""", params)
-    batch_rows = cur.execute(f"SELECT count(*) FROM {raw.table} t {valid}").fetchone()[0]
+        _write_rejects(uow, rejects_from, raw, import_id, log["file_name"], store)
+    # A stored order takes a snapshot only when it is newer and says something new: the same facts again
+    # (an overlapping export) re-route nothing and bump no case versions. Same time, other facts: a conflict.
+    changed = " OR ".join(f"b.{c} IS DISTINCT FROM o.{c}" for c in FACT_COLUMNS)
+    for statement in cur.dialect.create_temp("applied", f"""
+            SELECT b.*, o.order_id IS NULL AS is_new FROM batch b
+            LEFT JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
+            WHERE o.order_id IS NULL OR (b.updated_at > o.updated_at AND ({changed}))"""):
+        cur.execute(statement)
+    batch_rows = cur.scalar("SELECT count(*) FROM batch")
     orders_new, orders_updated = cur.execute(
         "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM applied").fetchone()
-    orders_stale = 0
+    stale = same_time_conflicts = 0
     if batch_rows - orders_new - orders_updated:
-        orders_stale = cur.execute(f"""SELECT count(*) FROM {batch} b JOIN orders o
-                                       ON o.source = b.source AND o.order_id = b.order_id
-                                       WHERE b.updated_at <= o.updated_at""", params).fetchone()[0]
-    orders_unchanged = batch_rows - orders_new - orders_updated - orders_stale
+        stale, same_time_conflicts = cur.execute(f"""
+            SELECT count(*) FILTER (WHERE b.updated_at < o.updated_at),
+                   count(*) FILTER (WHERE b.updated_at = o.updated_at AND ({changed}))
+            FROM batch b JOIN orders o ON o.source = b.source AND o.order_id = b.order_id""").fetchone()
+    unchanged = batch_rows - orders_new - orders_updated - stale - same_time_conflicts
     if orders_updated:
-        cur.execute("""DELETE FROM orders USING applied a
-                       WHERE orders.source = a.source AND orders.order_id = a.order_id AND NOT a.is_new""")
-    all_cols = ", ".join(("source", "order_id", "updated_at") + tuple(
-        c for c in FEED_COLUMNS if c not in ("order_id", "updated_at")))
+        cur.execute("""DELETE FROM orders WHERE EXISTS (SELECT 1 FROM applied a WHERE NOT a.is_new
+                       AND orders.source = a.source AND orders.order_id = a.order_id)""")
+    all_cols = ", ".join(ORDER_COLUMNS)
     cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
                     SELECT {all_cols}, $id, $now, lower(concat_ws(chr(31), order_id, customer_id, customer_email,
                                                                   ship_name, customer_message)) FROM applied""",
                 {"id": import_id, "now": now})
     tick("routing", 0.75)
+    sync_static_priority(uow, rules)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied")
+    cur.execute("DROP TABLE IF EXISTS applied")
     status = "imported" if report.ok else "partial"
-    result = ImportResult(
-        import_id=import_id, file_name=path.name, status=status, report=report, rows=raw.rows,
-        orders_new=orders_new, orders_updated=orders_updated, orders_stale=orders_stale,
-        orders_unchanged=orders_unchanged, routine=routed.routine, cases_new_by_bucket=routed.cases_new_by_bucket,
-        cases_updated=routed.cases_updated, rejected=report.invalid_rows)
     notes = list(report.warnings)
-    if orders_unchanged:
-        notes.append(f"{orders_unchanged:,} newer snapshot(s) identical to the stored order: nothing to re-route")
-    cur.execute("""INSERT INTO imports (import_id, file_name, content_hash, source, format, mapping, status,
-            rows_read, orders_new, orders_updated, orders_stale, routine, cases_new, cases_new_by_bucket,
-            cases_updated, rejected, actor, started_at, finished_at, message, rules_version)
-        VALUES ($id, $file, $hash, $source, $format, $mapping, $status, $rows, $new, $upd, $stale, $routine,
-                $cases_new, $by_bucket, $cases_upd, $rejected, $actor, $now, $finished, $message, $rules)""",
-                {"id": import_id, "file": path.name, "hash": digest, "source": source, "format": fmt,
-                 "mapping": mapping_name, "status": status, "rows": raw.rows, "new": orders_new,
-                 "upd": orders_updated, "stale": orders_stale, "routine": result.routine,
-                 "cases_new": result.cases_new, "by_bucket": json.dumps(result.cases_new_by_bucket),
-                 "cases_upd": result.cases_updated, "rejected": result.rejected, "actor": actor.username,
-                 "now": now, "finished": utcnow(), "message": "; ".join(notes) or None,
-                 "rules": rules.full_version})
-    for t in ("raw", "row_errors", "batch", "applied"):
-        cur.execute(f"DROP TABLE IF EXISTS {t}")
+    if unchanged:
+        notes.append(f"{unchanged:,} snapshot(s) the same as the stored order: nothing to re-route")
+    if same_time_conflicts:
+        notes.append(f"{same_time_conflicts:,} order(s) with the same updated_at as the stored snapshot but other "
+                     "facts were not applied (a conflict: export them with a newer updated_at)")
+    all_conflicts = conflicts + same_time_conflicts
+    result = ImportResult(
+        import_id=import_id, file_name=log["file_name"], source=source, status=status, report=report,
+        rows=raw.rows, orders_new=orders_new, orders_updated=orders_updated, orders_stale=stale,
+        orders_unchanged=unchanged, older_in_file=older, conflicts=all_conflicts, routine=routed.routine,
+        cases_new_by_bucket=routed.cases_new_by_bucket, cases_updated=routed.cases_updated,
+        rejected=report.invalid_rows)
+    _record(uow, {**log, "import_id": import_id, "status": status, "rows_read": raw.rows, "orders_new": orders_new,
+                  "orders_updated": orders_updated, "orders_stale": stale, "routine": routed.routine,
+                  "cases_new": result.cases_new, "cases_new_by_bucket": routed.cases_new_by_bucket,
+                  "cases_updated": routed.cases_updated, "rejected": report.invalid_rows, "finished_at": utcnow(),
+                  "message": "; ".join(notes) or None, "conflicts": all_conflicts, "header": raw.header or None})
     return result
+
+
+def _refuse_other_store(cur, source: str) -> None:
+    """A Shopify export names no store: the same order number placed at another time is another store's
+    order, and it is never applied over the stored one."""
+    rows = cur.execute("""SELECT b.order_id, o.placed_at, b.placed_at FROM batch b
+                          JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
+                          WHERE o.placed_at <> b.placed_at ORDER BY b.order_id LIMIT 4""").fetchall()
+    if not rows:
+        return
+    n = cur.scalar("""SELECT count(*) FROM batch b JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
+                      WHERE o.placed_at <> b.placed_at""")
+    examples = "; ".join(f"{oid}: stored as placed {was:%Y-%m-%d %H:%M}, this file says {now:%Y-%m-%d %H:%M}"
+                         for oid, was, now in rows[:3])
+    raise FeedError(f"{n:,} order number(s) in this Shopify export belong to other orders already stored for source "
+                    f"'{source}' ({examples}). This looks like another store's export: import it under that "
+                    f"store's own name, e.g. --source other-shop (Import page: the Store field; inbox: "
+                    f"inbox/other-shop/). Nothing was imported.")
+
+
+def _write_rejects(uow, work, raw: readers.RawFeed, import_id: int, file_name: str, store) -> None:
+    """Each rejected value (line, column, value as written, reason), and with the row's first error the whole
+    row as the file wrote it: rejects can be exported, fixed and imported again."""
+    header = [c for c in raw.header if c.lower() != "line"]
+    if raw.original and header:
+        obj = "json_object(" + ", ".join(f"{literal(c)}, CAST(o.{ident(c)} AS VARCHAR)" for c in header) + ")"
+        values = f"CASE WHEN e.first THEN CAST({obj} AS VARCHAR) END"
+        join = f"LEFT JOIN {raw.original} o ON o.line = e.row_line"
+    else:
+        values, join = "NULL", ""
+    select = f"""SELECT $id AS import_id, $file AS file_name, e.line, e.column_name, e.value, e.reason,
+                        {values} AS row_values
+                 FROM (SELECT *, row_number() OVER (PARTITION BY row_line ORDER BY line, column_name) = 1 AS first
+                       FROM row_errors) e {join} ORDER BY e.line, e.column_name"""
+    cols = ["import_id", "file_name", "line", "column_name", "value", "reason", "row_values"]
+    params = {"id": import_id, "file": file_name}
+    if store is not None:       # PostgreSQL: the rows cross over in bulk
+        store.copy_from_duckdb(uow, work, select, "rejects", cols, params)
+    else:
+        uow.execute(f"INSERT INTO rejects ({', '.join(cols)}) {select}", params)

@@ -23,7 +23,8 @@ from ..errors import FeedError
 from ..models import (FEED_COLUMNS, REQUIRED_COLUMNS, SYSTEM, Actor, CustomerTier, FulfillmentStatus,
                       PaymentStatus, RiskLevel)
 from ..store import Store, utcnow
-from ..workflow import require
+from ..access import recheck
+from ..store.dialect import literal as _q
 from . import readers
 from .readers import RawFeed, register
 from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS
@@ -131,18 +132,20 @@ def load_toml(path: str | Path) -> MappingSpec:
 # -- stored mappings -------------------------------------------------------------------------------
 
 def save_mapping(store: Store, spec: MappingSpec, actor: Actor = SYSTEM) -> MappingSpec:
-    """Save (or replace) a mapping by name. Managers only, like importing."""
-    require(actor, "import")
+    """Save (or replace) a mapping by name. Managers only, like importing (checked inside the write)."""
     with store.unit_of_work() as uow:
-        uow.execute("INSERT OR REPLACE INTO mappings (name, spec, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+        recheck(uow.cursor, actor, "import")
+        uow.execute("INSERT INTO mappings (name, spec, updated_by, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_by = excluded.updated_by, "
+                    "updated_at = excluded.updated_at",
                     [spec.name, spec.model_dump_json(), actor.username, utcnow()])
         uow.commit()
     return spec
 
 
 def delete_mapping(store: Store, name: str, actor: Actor = SYSTEM) -> bool:
-    require(actor, "import")
     with store.unit_of_work() as uow:
+        recheck(uow.cursor, actor, "import")
         n = uow.execute("DELETE FROM mappings WHERE name = ? RETURNING name", [name]).fetchall()
         uow.commit()
     return bool(n)
@@ -151,7 +154,7 @@ def delete_mapping(store: Store, name: str, actor: Actor = SYSTEM) -> bool:
 def list_mappings(store: Store) -> list[dict]:
     with store.read() as cur:
         rows = cur.execute("SELECT name, spec, updated_by, updated_at FROM mappings ORDER BY lower(name)").fetchall()
-    return [{"name": n, "spec": MappingSpec.model_validate_json(s) if isinstance(s, str) else MappingSpec.model_validate(s),
+    return [{"name": n, "spec": _spec(s),
              "updated_by": by, "updated_at": at} for n, s, by, at in rows]
 
 
@@ -163,8 +166,11 @@ def load_mapping(store: Store, name: str) -> MappingSpec:
         known = ", ".join(names) if names else "none saved yet"
         raise FeedError(f"no saved column mapping named '{name}' (saved: {known}); pass a mapping .toml file "
                         f"or save one on the Import page")
-    spec = row[0]
-    return MappingSpec.model_validate_json(spec) if isinstance(spec, str) else MappingSpec.model_validate(spec)
+    return _spec(row[0])
+
+
+def _spec(stored) -> MappingSpec:
+    return MappingSpec.model_validate_json(stored) if isinstance(stored, str) else MappingSpec.model_validate(stored)
 
 
 def resolve_mapping(store: Store, ref: "str | Path | MappingSpec") -> MappingSpec:
@@ -179,8 +185,6 @@ def resolve_mapping(store: Store, ref: "str | Path | MappingSpec") -> MappingSpe
 
 # -- reading a file through a mapping ----------------------------------------------------------------
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = None,
@@ -217,16 +221,57 @@ def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimi
     return names, samples
 
 
+# -- numbers, as the mapping declares them -----------------------------------------------------------
+#
+# A mapping declares its number convention (`decimal_comma`); it is checked, never guessed. Thousands
+# separators in groups of three (".", ",", space, no-break space, apostrophe — whichever is not the decimal
+# mark) and a currency sign or code around the number are fine. A value written the other way ("12.50"
+# under a decimal comma) is an error that quotes the value as written, never a number 100× off.
+
+_SEP = "\\s\u00a0\u202f'"
+_CURRENCY = r"(?:[$€£¥₹]|[A-Z]{3})"
+
+
+def _strip_currency(expr: str) -> str:
+    return (f"regexp_replace(regexp_replace(trim({expr}), '^{_CURRENCY}\\s*', ''), "
+            f"'\\s*{_CURRENCY}$', '')")
+
+
+def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
+    """(valid pattern, thousands separators, decimal mark, the other convention's pattern)."""
+    if decimal_comma:
+        valid = rf"^[+-]?([0-9]{{1,3}}([.{_SEP}][0-9]{{3}})+|[0-9]+)(,[0-9]+)?$"
+        other = r"^[+-]?[0-9]{1,3}(,[0-9]{3})*\.[0-9]+$|^[+-]?[0-9]*\.[0-9]{1,2}$|^[+-]?[0-9]+\.[0-9]{4,}$"
+        return valid, f"[.{_SEP}]", ",", other
+    valid = rf"^[+-]?([0-9]{{1,3}}([,{_SEP}][0-9]{{3}})+|[0-9]+)(\.[0-9]+)?$"
+    other = r"^[+-]?[0-9]{1,3}(\.[0-9]{3})*,[0-9]+$|^[+-]?[0-9]*,[0-9]{1,2}$|^[+-]?[0-9]+,[0-9]{4,}$"
+    return valid, f"[,{_SEP}]", ".", other
+
+
+def _number(expr: str, spec: MappingSpec) -> tuple[str, str]:
+    """(normalised text: plain digits with a point, NULL when the value breaks the convention;
+    SQL for the reason a non-blank value breaks it, NULL when it does not)."""
+    valid, thousands, mark, other = _convention(spec.decimal_comma)
+    bare = _strip_currency(expr)
+    normal = f"regexp_replace({bare}, '{thousands}', '', 'g')"
+    if mark == ",":
+        normal = f"replace({normal}, ',', '.')"
+    said = "a decimal comma (1.234,56)" if spec.decimal_comma else "a decimal point (1,234.56)"
+    wrong = "a decimal point" if spec.decimal_comma else "a decimal comma"
+    reason = (f"CASE WHEN nullif(trim({expr}), '') IS NULL OR regexp_full_match({bare}, '{valid}') THEN NULL "
+              f"WHEN regexp_full_match({bare}, '{other}') THEN "
+              f"{_q(f'written with {wrong}, but the mapping declares {said}')} "
+              f"ELSE {_q(f'not a number (the mapping declares {said})')} END")
+    return f"CASE WHEN regexp_full_match({bare}, '{valid}') THEN {normal} END", reason
+
+
 def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
-    """SQL turning their column `col` (quoted) into the feed's text for `field`."""
+    """SQL turning their column `col` (quoted) into the feed's text for `field` (numbers separately)."""
     expr = f"CAST({col} AS VARCHAR)"
     table = spec.values.get(field)
     if table:
         whens = " ".join(f"WHEN {_q(k.strip().lower())} THEN {_q(v.strip())}" for k, v in table.items())
         expr = f"CASE lower(trim({expr})) {whens} ELSE {expr} END"
-    if spec.decimal_comma and field in NUMBER_COLUMNS + ("items_ordered", "items_available"):
-        # 1.234,56 → 1234.56 (thousands dots and spaces dropped, the comma is the decimal point)
-        expr = f"replace(regexp_replace(trim({expr}), '[.\\s\u00a0\u202f]', '', 'g'), ',', '.')"
     return expr
 
 
@@ -234,34 +279,51 @@ def _date_expr(value: str, fmt: str) -> str:
     return f"try_strptime(trim({value}), {_q(fmt)})"
 
 
+NUMBER_FIELDS = NUMBER_COLUMNS + ("items_ordered", "items_available")
+LINE_ROLES = ("quantity", "unit_price", "line_total")
+
+
+def _find_columns(names: list[str], wanted: list[str], spec: MappingSpec) -> dict[str, str]:
+    """Their column names as the mapping writes them → as the file has them (exact, then ignoring case and
+    surrounding spaces). A missing column is an error naming what the file has."""
+    exact = {n: n for n in names}
+    loose: dict[str, str] = {}
+    for n in names:
+        loose.setdefault(n.strip().lower(), n)
+    found, absent = {}, []
+    for theirs in wanted:
+        name = exact.get(theirs) or loose.get(theirs.strip().lower())
+        if name is None:
+            absent.append(theirs)
+        else:
+            found[theirs] = name
+    if absent:
+        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+        required = any(spec.columns.get(t) in REQUIRED_COLUMNS for t in absent)
+        raise FeedError(f"the mapping '{spec.name}' expects {'required ' if required else ''}column(s) "
+                        f"{', '.join(repr(a) for a in absent)} that the file does not have (the file has: {shown})")
+    return found
+
+
 @register("mapped")
 def read_mapped(cur, path: Path, options: dict) -> RawFeed:
+    """Any layout through a column mapping: their columns renamed, values translated, dates parsed with the
+    mapping's format, numbers read by its declared convention, and — for an invoice-line layout — the lines
+    of one order summed into the order (total = Σ quantity × unit price, or Σ line total)."""
     spec: MappingSpec | None = options.get("spec")
     if spec is None:
         raise FeedError("format 'mapped' needs a column mapping (--mapping NAME or a .toml file)")
     encoding = options.get("encoding") or spec.encoding
     kind = load_any(cur, path, encoding, spec.delimiter)
     names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
-    exact = {n: n for n in names}
-    loose = {}
-    for n in names:
-        loose.setdefault(n.strip().lower(), n)
-    found: dict[str, str] = {}        # field -> their column
-    absent = []
-    for theirs, field in spec.columns.items():
-        name = exact.get(theirs) or loose.get(theirs.strip().lower())
-        if name is None:
-            absent.append(theirs)
-        else:
-            found[field] = name
-    if absent:
-        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-        what = "required " if any(spec.columns[t] in REQUIRED_COLUMNS for t in absent) else ""
-        raise FeedError(f"the mapping '{spec.name}' expects {what}column(s) "
-                        f"{', '.join(repr(a) for a in absent)} that the file does not have (the file has: {shown})")
-    used = set(found.values())
+    lines = dict(getattr(spec, "lines", None) or {})
+    columns = _find_columns(names, list(spec.columns) + list(lines.values()), spec)
+    found = {field: columns[theirs] for theirs, field in spec.columns.items()}          # field -> their column
+    line_cols = {role: columns[theirs] for role, theirs in lines.items()}
+    used = set(found.values()) | set(line_cols.values())
     ignored = [n for n in names if n not in used]
-    select, checks = [], []
+
+    select, written, checks = [], [], []
     for field in FEED_COLUMNS:
         if field not in found:
             if field == "currency" and spec.default_currency:
@@ -273,33 +335,85 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         expr = _field_expr(col, field, spec)
         if field == "currency" and spec.default_currency:
             expr = f"coalesce(nullif(trim({expr}), ''), {_q(spec.default_currency)})"
-        if field in TIME_COLUMNS and spec.date_format:
+        if field in NUMBER_FIELDS:
+            normal, reason = _number(expr, spec)
+            checks.append(f"""SELECT line, '{field}' AS column_name, left(CAST({col} AS VARCHAR), 120) AS value,
+                {reason} AS reason, line AS row_line FROM mapped_src WHERE ({reason}) IS NOT NULL""")
+            written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
+            expr = normal
+        elif field in TIME_COLUMNS and spec.date_format:
             parsed = _date_expr(expr, spec.date_format)
             checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
                 'does not match the date format {spec.date_format.replace("'", "''")}' AS reason, line AS row_line
                 FROM mapped_src WHERE nullif(trim({expr}), '') IS NOT NULL AND {parsed} IS NULL""")
+            written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
         select.append(f"{expr} AS {field}")
-    cur.execute("CREATE OR REPLACE TEMP TABLE mapped_src AS SELECT rowid - (SELECT min(rowid) FROM loaded) + "
-                f"{2 if kind == 'csv' else 1} AS line, * FROM loaded")
+    for role, theirs in line_cols.items():
+        col = readers._quote_ident(theirs)
+        normal, reason = _number(f"CAST({col} AS VARCHAR)", spec)
+        checks.append(f"""SELECT line, {_q(f'{theirs} (line {role.replace("_", " ")})')} AS column_name,
+            left(CAST({col} AS VARCHAR), 120) AS value, {reason} AS reason, line AS row_line
+            FROM mapped_src WHERE ({reason}) IS NOT NULL""")
+        select.append(f"{normal} AS l_{role}")
+    offset = 2 if kind == "csv" else 1
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_src AS SELECT rowid - (SELECT min(rowid) FROM loaded) + "
+                f"{offset} AS line, * FROM loaded")
     cur.execute("DROP TABLE loaded")
     try:
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT line, {', '.join(select)} FROM mapped_src")
-        cur.execute("CREATE OR REPLACE TEMP TABLE mapped_errors AS "
-                    + (" UNION ALL ".join(checks) if checks else
-                       "SELECT NULL::BIGINT AS line, NULL::VARCHAR AS column_name, NULL::VARCHAR AS value, "
-                       "NULL::VARCHAR AS reason, NULL::BIGINT AS row_line WHERE false"))
+        body = f"SELECT line, {', '.join(select + written)} FROM mapped_src"
+        if line_cols:
+            body = _order_from_lines(body, line_cols, written)
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {body}")
+        errors = " UNION ALL ".join(checks) if checks else \
+            ("SELECT NULL::BIGINT AS line, NULL::VARCHAR AS column_name, NULL::VARCHAR AS value, "
+             "NULL::VARCHAR AS reason, NULL::BIGINT AS row_line WHERE false")
+        if line_cols:   # a broken line invalidates its order: the order's row is its first line
+            errors = (f"SELECT e.line, e.column_name, e.value, e.reason, r.line AS row_line FROM ({errors}) e "
+                      f"JOIN mapped_src s ON s.line = e.line JOIN raw r ON "
+                      f"r.order_id IS NOT DISTINCT FROM nullif(trim(CAST(s.{readers._quote_ident(found['order_id'])} AS VARCHAR)), '')")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_errors AS {errors}")
     except duckdb.Error as err:
         raise FeedError(f"the mapping '{spec.name}' cannot be applied: {str(err).splitlines()[0][:300]}") from None
-    finally:
-        cur.execute("DROP TABLE IF EXISTS mapped_src")
+    cur.execute("DROP TABLE IF EXISTS original")
+    cur.execute("ALTER TABLE mapped_src RENAME TO original")
     rows = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
     if rows == 0:
         raise FeedError("the file has a header but no rows")
     warnings = [f"ignored column(s) the mapping does not use: {', '.join(ignored[:20])}"
                 + (" …" if len(ignored) > 20 else "")] if ignored else []
+    if line_cols:
+        n_lines = cur.execute("SELECT count(*) FROM original").fetchone()[0]
+        warnings.insert(0, f"{n_lines:,} lines summed into {rows:,} orders (one order per "
+                           f"{found['order_id']}).")
+    labels = {field: name for field, name in found.items()}
+    if line_cols:
+        labels["order_total"] = " × ".join(line_cols[r] for r in ("quantity", "unit_price") if r in line_cols) \
+            if "line_total" not in line_cols else f"Σ {line_cols['line_total']}"
     return RawFeed("raw", rows, warnings, "row" if kind == "parquet" else "line", errors="mapped_errors",
-                   labels={field: name for field, name in found.items()})
+                   labels=labels, original="original", header=names,
+                   written=frozenset(w.rsplit(" AS w_", 1)[1] for w in written), kind=kind,
+                   present=frozenset(found) | ({"order_total"} | ({"items_ordered"} if "quantity" in line_cols
+                                                                 else set()) if line_cols else set()))
+
+
+def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str]) -> str:
+    """One feed row per order from its lines: the order's fields from its first line, the total and the
+    quantity summed. Lines without an order id each stand alone (and fail: order_id is required)."""
+    order_fields = [c for c in FEED_COLUMNS if c not in ("order_total", "items_ordered")]
+    w_cols = [w.rsplit(" AS ", 1)[1] for w in written]
+    if "line_total" in line_cols:
+        total = "sum(TRY_CAST(l_line_total AS DECIMAL(18,3)))"
+    else:
+        total = "sum(TRY_CAST(l_quantity AS DECIMAL(18,3)) * TRY_CAST(l_unit_price AS DECIMAL(18,3)))"
+    qty = "CAST(sum(TRY_CAST(l_quantity AS DECIMAL(18,3))) AS BIGINT)" if "quantity" in line_cols else "NULL"
+    firsts = ", ".join(f"arg_min({c}, line) AS {c}" for c in order_fields + w_cols)
+    return f"""
+        SELECT min(line) AS line, {firsts},
+               CAST(CAST(round({total}, 3) AS DECIMAL(18,3)) AS VARCHAR) AS order_total,
+               CAST({qty} AS VARCHAR) AS items_ordered
+        FROM ({lines_sql}) l
+        GROUP BY coalesce(nullif(trim(order_id), ''), '#line ' || line)"""
 
 
 def spec_json(spec: MappingSpec) -> str:

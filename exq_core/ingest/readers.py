@@ -15,6 +15,7 @@ import duckdb
 
 from ..errors import FeedError
 from ..models import FEED_COLUMNS, REQUIRED_COLUMNS
+from ..store.dialect import ident
 
 
 @dataclass
@@ -28,6 +29,15 @@ class RawFeed:
     # `line` is where the person should look, `row_line` the `raw` row it invalidates.
     errors: str | None = None
     labels: dict[str, str] = field(default_factory=dict)   # feed column -> the file's own column name
+    # The rows as the file wrote them, for rejects that can be fixed and imported again: a temp table with
+    # `line` and the file's own columns (as text), and those columns in the file's order.
+    original: str | None = None
+    header: list[str] = field(default_factory=list)
+    # Feed columns a reader had to transform (a mapping's decimal comma); `w_<col>` in `table` keeps the
+    # value as written, which is what an error quotes.
+    written: frozenset[str] = frozenset()
+    kind: str = "csv"              # the file's container: csv, jsonl, parquet
+    present: frozenset[str] | None = None   # the feed fields the layout carries at all (None: all of them)
 
 
 Reader = Callable[[duckdb.DuckDBPyConnection, Path, dict], RawFeed]
@@ -104,8 +114,8 @@ def check_text_file(path: Path, encoding: str = "utf-8") -> str:
     return encoding
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote_ident = ident
+MAX_LINE = 1 << 30      # a line (a cell) of any size is read, so its value gets the per-value size error
 
 
 def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
@@ -119,7 +129,9 @@ def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) ->
     missing = [c for c in REQUIRED_COLUMNS if c not in by_key]
     if missing:
         found = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-        raise FeedError(f"missing required column(s): {', '.join(missing)} (the file has: {found})")
+        raise FeedError(f"missing required column(s): {', '.join(missing)} (the file has: {found}). If it is "
+                        "another layout, map its columns: python -m exq_core mapping suggest FILE (then import "
+                        "with --mapping), or the mapping step on the Import page.")
     unknown = [n for n in names if ((renames or {}).get(n) or n.strip().lower().replace(" ", "_"))
                not in FEED_COLUMNS and n != "line"]
     warnings = [f"ignored unknown column(s): {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else "")] \
@@ -129,16 +141,18 @@ def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) ->
     return exprs, warnings
 
 
-def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line") -> RawFeed:
+def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line", kind: str = "csv") -> RawFeed:
     exprs, warnings = normalise_columns(cur, loaded, renames)
     # rowids of a fresh temp table follow insertion (= file) order but do not start at 0
     line = f"rowid - (SELECT min(rowid) FROM {loaded}) + {line_offset}"
     types = {name: typ for name, typ, *_ in cur.execute(f"DESCRIBE {loaded}").fetchall()}
+    header = list(types)
     keys = {name: name.strip().lower().replace(" ", "_") for name in types}
     if not renames and "line" not in keys.values() and \
             all(name == key and types[name] == "VARCHAR" for name, key in keys.items() if key in FEED_COLUMNS):
         # The file already speaks the feed's column names as text (our own layout): turn the loaded table
         # into `raw` in place instead of copying a million rows of text (the copy cost ~10% of an import).
+        # It is its own record of the rows as written.
         cur.execute(f"ALTER TABLE {loaded} ADD COLUMN line BIGINT")
         cur.execute(f"UPDATE {loaded} SET line = {line}")
         for c in FEED_COLUMNS:
@@ -146,20 +160,26 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line")
                 cur.execute(f"ALTER TABLE {loaded} ADD COLUMN {c} VARCHAR")
         cur.execute("DROP TABLE IF EXISTS raw")
         cur.execute(f"ALTER TABLE {loaded} RENAME TO raw")
+        original = "raw"
     else:
         cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT {line} AS line, {', '.join(exprs)} FROM {loaded}")
+        cur.execute("DROP TABLE IF EXISTS original")
+        cur.execute(f"CREATE TEMP TABLE original AS SELECT {line} AS line, "
+                    + ", ".join(f"CAST({ident(c)} AS VARCHAR) AS {ident(c)}" for c in header) + f" FROM {loaded}")
         cur.execute(f"DROP TABLE {loaded}")
+        original = "original"
     rows = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
     if rows == 0:
         raise FeedError("the file has a header but no rows")
-    return RawFeed("raw", rows, warnings, line_label)
+    present = frozenset(keys[n] for n in header if keys[n] in FEED_COLUMNS)
+    return RawFeed("raw", rows, warnings, line_label, original=original, header=header, kind=kind, present=present)
 
 
 def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None, limit: int | None = None) -> str:
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
     enc = check_text_file(path, normalise_encoding(encoding))
     options = {"header": True, "skip": 0, "all_varchar": True, "encoding": enc, "strict_mode": True,
-               "max_line_size": 4_000_000}
+               "max_line_size": MAX_LINE}
     # Fix the delimiter from the header line: left to guess, DuckDB's sniffer meets a ragged row by
     # choosing another delimiter or no header, and the person then reads "missing required columns"
     # instead of the line that has too many or too few fields.
@@ -238,7 +258,7 @@ def read_csv(cur, path: Path, options: dict) -> RawFeed:
 
 @register("parquet")
 def read_parquet(cur, path: Path, options: dict) -> RawFeed:
-    return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row")
+    return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row", kind="parquet")
 
 
 def load_parquet(cur, path: Path, limit: int | None = None) -> str:
@@ -254,15 +274,81 @@ def load_parquet(cur, path: Path, limit: int | None = None) -> str:
 
 @register("jsonl")
 def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
-    return _finish(cur, load_jsonl(cur, path), line_offset=1)
+    """JSON lines, one object per line. A line that is not a JSON object is named by its line number and is
+    an invalid row like any other (skippable with --skip-invalid); blank lines are skipped. A file that is
+    one JSON array of objects is read too."""
+    check_text_file(path)
+    if _json_layout(path) == "array":
+        return _finish(cur, load_jsonl(cur, path), line_offset=1, line_label="object", kind="jsonl")
+    load_lines(cur, path)
+    keys = [r[0] for r in cur.execute(
+        "SELECT DISTINCT unnest(json_keys(j)) FROM json_lines WHERE ok ORDER BY 1").fetchall()]
+    by_key: dict[str, str] = {}
+    for key in keys:
+        by_key.setdefault(key.strip().lower().replace(" ", "_"), key)
+    if not any(c in by_key for c in REQUIRED_COLUMNS) and not cur.execute(
+            "SELECT count(*) FROM json_lines WHERE ok").fetchone()[0]:
+        raise FeedError("no line of the file is a JSON object: is it JSON lines (one object per line)?")
+    missing = [c for c in REQUIRED_COLUMNS if c not in by_key]
+    if missing:
+        raise FeedError(f"missing required field(s): {', '.join(missing)} (the objects have: "
+                        f"{', '.join(keys[:12])}{' …' if len(keys) > 12 else ''}). Map them with a column "
+                        "mapping: python -m exq_core mapping suggest FILE, or the mapping step on the Import page.")
+    unknown = [k for k in keys if k.strip().lower().replace(" ", "_") not in FEED_COLUMNS]
+    warnings = [f"ignored unknown field(s): {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else "")] \
+        if unknown else []
+    # a valid line has its fields read as written (a JSON number keeps its digits, true/false stay words);
+    # a broken line keeps only its line number, and its one error says why
+    fields = [f"CASE WHEN ok THEN j ->> {literal_key(by_key[c])} END AS {c}" if c in by_key else f"NULL::VARCHAR AS {c}"
+              for c in FEED_COLUMNS]
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT line, {', '.join(fields)} FROM json_lines "
+                "WHERE j IS NOT NULL AND trim(j) <> ''")
+    cur.execute("""CREATE OR REPLACE TEMP TABLE json_errors AS
+        SELECT line, 'line' AS column_name, left(j, 120) AS value,
+               CASE WHEN json_valid(j) THEN 'not a JSON object (one object per line)'
+                    ELSE 'not valid JSON: the line is broken (a missing quote, brace or comma?)' END AS reason,
+               line AS row_line
+        FROM json_lines WHERE j IS NOT NULL AND trim(j) <> '' AND NOT ok""")
+    cur.execute("CREATE OR REPLACE TEMP TABLE original AS SELECT line, j AS exq_json FROM json_lines "
+                "WHERE j IS NOT NULL AND trim(j) <> ''")
+    cur.execute("DROP TABLE json_lines")
+    rows = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
+    if rows == 0:
+        raise FeedError("the file has no JSON lines")
+    return RawFeed("raw", rows, warnings, "line", errors="json_errors", original="original",
+                   header=["exq_json"], kind="jsonl", present=frozenset(c for c in FEED_COLUMNS if c in by_key))
+
+
+def literal_key(key: str) -> str:
+    """A JSON path for one top-level key, as a SQL string literal."""
+    return "'$.\"" + key.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''") + "\"'"
+
+
+def _json_layout(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return "array" if fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else "lines"
+
+
+def load_lines(cur, path: Path) -> None:
+    """Each line of a text file into temp table json_lines (line, j, ok): ok when it is a JSON object."""
+    try:
+        cur.execute(f"""CREATE OR REPLACE TEMP TABLE json_lines_raw AS
+            SELECT j FROM read_csv($path, columns = {{'j': 'VARCHAR'}}, header = false, delim = '\x01',
+                                   quote = '', escape = '', auto_detect = false, strict_mode = false,
+                                   max_line_size = {MAX_LINE}, encoding = 'utf-8')""", {"path": str(path)})
+    except duckdb.Error as err:
+        raise FeedError(explain_csv_error(err, "utf-8").replace("as CSV", "as JSON lines")) from None
+    cur.execute("""CREATE OR REPLACE TEMP TABLE json_lines AS
+        SELECT rowid - (SELECT min(rowid) FROM json_lines_raw) + 1 AS line, j,
+               coalesce(json_valid(j) AND json_type(CASE WHEN json_valid(j) THEN j END) = 'OBJECT', false) AS ok
+        FROM json_lines_raw""")
+    cur.execute("DROP TABLE json_lines_raw")
 
 
 def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
     """Load JSON lines (or a JSON array of objects) into temp table `loaded`."""
     check_text_file(path)
-    with open(path, "rb") as fh:
-        # a JSON array of objects is read too; one object per line is the documented layout
-        layout = "array" if fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else "newline_delimited"
+    layout = "array" if _json_layout(path) == "array" else "newline_delimited"
     try:
         cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_json($path, "
                     f"format = '{layout}', records = true, union_by_name = true, "

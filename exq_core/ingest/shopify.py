@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import FeedError
+from ..store.dialect import literal as _q
 from . import readers
 from .readers import RawFeed, register
 
@@ -86,8 +87,6 @@ def looks_like_shopify(path: Path) -> bool:
     return {"name", "created at", "total", "lineitem quantity", "financial status"} <= names
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _map_sql(col: str, mapping: dict[str, str]) -> str:
@@ -117,7 +116,7 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
                        for name in [by_lower[canon.lower()]])
     absent = ", ".join(f"NULL::VARCHAR AS {readers._quote_ident(c)}" for c in USED if c.lower() not in by_lower)
     options_sql = {"header": True, "all_varchar": True, "encoding": encoding, "strict_mode": True,
-                   "max_line_size": 4_000_000, "delim": ",", "quote": '"', "escape": '"'}
+                   "max_line_size": readers.MAX_LINE, "delim": ",", "quote": '"', "escape": '"'}
     opts = ", ".join(f"{k} = ${k}" for k in options_sql)
     try:
         cur.execute(f"CREATE OR REPLACE TEMP TABLE shop_lines AS SELECT {select}"
@@ -248,8 +247,21 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
         FROM shop_heads WHERE risk IS NOT NULL AND {_map_sql('risk', RISK_LEVEL)} IS NULL
         """)
     orders = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
+    # the head line of each order as the file wrote it (exq's columns), for rejects fixed and imported again
+    present = [c for c in USED if c.lower() in by_lower]
+    cur.execute("CREATE OR REPLACE TEMP TABLE original AS SELECT h.line, "
+                + ", ".join(f"l.{readers._quote_ident(c)}" for c in present)
+                + f" FROM (SELECT rowid + {offset} AS line, * FROM shop_lines) l JOIN shop_orders h ON h.line = l.line")
     for t in ("shop_lines", "shop_orders", "shop_heads"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     warnings = [f"Shopify export: {lines:,} line items in {orders:,} orders. It has no "
                 f"{', '.join(UNKNOWN_FIELDS)}: those stay blank (unknown) and never fire a rule."]
-    return RawFeed("raw", orders, warnings, "line", errors="shop_errors", labels=dict(LABELS))
+    if "outstanding balance" not in by_lower:
+        warnings.append("This export has no Outstanding Balance column (older Shopify exports): the amount paid "
+                        "is unknown, so the payment rule can fire only on failed payments. Export again from "
+                        "Shopify for the current layout.")
+    return RawFeed("raw", orders, warnings, "line", errors="shop_errors", labels=dict(LABELS), original="original",
+                   header=present, kind="csv", present=frozenset({"order_id", "placed_at", "order_total", "currency", "customer_email", "customer_tier",
+                   "payment_status", "amount_refunded", "risk_level", "items_ordered", "ship_name",
+                   "ship_address1", "ship_city", "ship_postal_code", "ship_country", "fulfillment_status",
+                   "customer_message"} | ({"amount_paid"} if "outstanding balance" in by_lower else set())))

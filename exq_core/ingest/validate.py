@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import (MAX_TEXT, CustomerTier, FulfillmentStatus, PaymentStatus, RiskLevel)
+from ..store.dialect import literal
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
@@ -26,15 +27,17 @@ TIME_COLUMNS = ("placed_at", "updated_at")
 ENUM_COLUMNS = {"customer_tier": CustomerTier, "payment_status": PaymentStatus, "risk_level": RiskLevel,
                 "fulfillment_status": FulfillmentStatus}
 MONEY_RE = r"^[+-]?[0-9]{1,15}(\.[0-9]*)?$"
-MONEY_OK_RE = r"^[+-]?[0-9]{1,15}(\.[0-9]{0,3})?$"     # a decimal number with at most 3 places
+# a decimal number with at most 3 places; zeros after them are fine (ERP exports write 100.0000)
+MONEY_OK_RE = r"^[+-]?[0-9]{1,15}(\.[0-9]{0,3}0*)?$"
 INT_RE = r"^[+-]?[0-9]+$"                              # casts alone would take "2.5", "1e3", "0x10", "1_000"
 
 NOT_DECIMAL = "not a decimal number (use . for decimals, no thousands separators)"
 TOO_PRECISE = "more than 3 decimal places"
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_q = literal
+# Characters that could reorder or hide an id on screen: refused in identifiers (textsafety.INVISIBLE).
+INVISIBLE_CLASS = "[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
 # SPEC §2: blank is null, empty or only white space (a tab or a line break is white space too).
@@ -106,14 +109,19 @@ class Check:
                 f"'reason': {self.reason}}} END")
 
 
-def _check(col: str, bad: str, reason: str) -> Check:
-    # the check first: it is false for almost every value, so the blank test rarely runs at all
-    return Check(col, f"(({bad}) AND {not_blank(col)})", _q(reason), f"left({col}, 120)")
+def _written(col: str, written: frozenset[str]) -> str:
+    """What a person wrote in the cell: a reader that had to transform a value keeps it in `w_<col>`."""
+    return f"left(coalesce(w_{col}, {col}), 120)" if col in written else f"left({col}, 120)"
 
 
-def checks() -> list[Check]:
-    """Every check of a raw feed row except the duplicate order_id (that one needs the whole file)."""
-    out = [Check(col, blank(col), _q("required value is blank"), col)
+def checks(written: frozenset[str] = frozenset()) -> list[Check]:
+    """Every check of a raw feed row. Two snapshots of one order are not an error (the newest wins; see
+    `feed`). `written`: columns whose value as written is kept in `w_<col>` (reported instead)."""
+    def _check(col: str, bad: str, reason: str) -> Check:
+        # the check first: it is false for almost every value, so the blank test rarely runs at all
+        return Check(col, f"(({bad}) AND {not_blank(col)})", _q(reason), _written(col, written))
+
+    out = [Check(col, blank(col), _q("required value is blank"), _written(col, written))
            for col in ("order_id", "placed_at", "order_total")]
     out.append(_check("order_id", f"strlen(order_id) > 200 AND length({_trim('order_id')}) > 200",
                       "order_id longer than 200 characters"))
@@ -125,7 +133,7 @@ def checks() -> list[Check]:
         # one regex for the good values; which message applies is only worked out for the bad ones
         out.append(Check(col, f"({_not_match(col, MONEY_OK_RE)} AND {not_blank(col)})",
                          f"CASE WHEN regexp_full_match({_trim(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
-                         f"ELSE {_q(NOT_DECIMAL)} END", f"left({col}, 120)"))
+                         f"ELSE {_q(NOT_DECIMAL)} END", _written(col, written)))
     out.append(_check("order_total", "contains(order_total, '-') AND TRY_CAST(order_total AS DECIMAL(18,3)) < 0",
                       "order_total must not be negative"))
     out.append(_check("risk_score", "TRY_CAST(risk_score AS DOUBLE) IS NULL OR "
@@ -145,6 +153,11 @@ def checks() -> list[Check]:
                       "not an ISO 4217 currency code (three letters)"))
     out.append(_check("ship_country", _not_match("ship_country", "[A-Za-z]{2}"),
                       "not an ISO 3166 alpha-2 country code (two letters)"))
+    for col in ("order_id", "customer_id"):
+        # only a value with non-ASCII characters can hold one (strlen counts bytes, length characters)
+        out.append(_check(col, f"strlen({col}) > length({col}) AND regexp_matches({col}, '{INVISIBLE_CLASS}')",
+                          "contains invisible or direction-changing characters (bidi controls, zero-width "
+                          "characters): an id must read as what it is"))
     for col in TEXT_COLUMNS + ("order_id",):
         # strlen (bytes) is free and never less than length (characters)
         out.append(_check(col, f"strlen({col}) > {MAX_TEXT} AND length({col}) > {MAX_TEXT}",
@@ -152,27 +165,15 @@ def checks() -> list[Check]:
     return out
 
 
-def error_checks() -> list[str]:
-    """SQL expressions, one per check, each NULL or a struct(column, value, reason)."""
-    return [c.struct() for c in checks()]
-
-
-def errors_sql(raw: str) -> str:
-    """All errors of the raw table, one row each: line, column, value, reason."""
-    all_checks = checks()
-    dup = ("CASE WHEN dup_first IS NOT NULL THEN {'column': 'order_id', 'value': order_id, "
-           "'reason': 'duplicate order_id in this file (first at line ' || dup_first || ')'} END")
-    structs = ",\n".join([c.struct() for c in all_checks] + [dup])
-    screen = "\n   OR ".join([c.bad for c in all_checks] + ["dup_first IS NOT NULL"])
+def errors_sql(raw: str, written: frozenset[str] = frozenset()) -> str:
+    """All errors of the raw table, one row each: line, column, value (as written), reason."""
+    all_checks = checks(written)
+    structs = ",\n".join(c.struct() for c in all_checks)
+    screen = "\n   OR ".join(c.bad for c in all_checks)
     return f"""
         SELECT line, e.column AS column_name, e.value AS value, e.reason AS reason
         FROM (SELECT line, unnest(list_filter([{structs}], lambda x: x IS NOT NULL)) AS e
-              FROM (SELECT r.*, CASE WHEN r.line <> d.first_line THEN d.first_line END AS dup_first
-                    FROM {raw} r LEFT JOIN (
-                        SELECT {_trim('order_id')} AS k, min(line) AS first_line FROM {raw}
-                        WHERE {not_blank('order_id')} GROUP BY 1 HAVING count(*) > 1) d
-                    ON {_trim('r.order_id')} = d.k)
-              WHERE {screen})"""
+              FROM {raw} WHERE {screen})"""
 
 
 def _text(col: str) -> str:

@@ -6,7 +6,7 @@ import io
 
 from exq_core.cli import main
 from exq_core.ingest import import_file
-from exq_core.ingest.records import count_rejects, export_rejects, list_imports, rejects_csv, rejects_frame
+from tests.ingest_support import count_rejects, list_imports, rejected_rows, rejects_frame
 
 
 def mixed(feed):

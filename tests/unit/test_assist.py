@@ -9,6 +9,7 @@ import pytest
 
 from exq_core import assist
 from exq_core.assist import AIConfig, Advice, build_messages, mask_text, offline_advice, plain_text
+from exq_core.assist.model import ModelAnswer
 from exq_core.models import BUCKETS, Bucket, actions_for
 from exq_core.rules import load_rules
 
@@ -78,7 +79,8 @@ def test_offline_summary_states_the_facts():
                      payment_status="partially_paid")
     advice = offline_advice(case, RULES)
     assert advice.summary.startswith("Paid 1,400.00 of 1,500.00 USD (short 100.00); VIP customer")
-    assert advice.action == "personal_outreach"      # the case's own bucket decides the action
+    # a VIP case with a short payment: the concrete problem decides (its flag's catalog allows it)
+    assert advice.action == "capture_remaining" and "valuable customer" in advice.rationale
     payment = offline_advice({**case, "bucket": "payment_mismatch", "flags": ["vip_revenue"]}, RULES)
     assert payment.summary.startswith("Paid 1,400.00 of 1,500.00 USD (short 100.00); VIP customer")
     assert payment.action == "capture_remaining"
@@ -100,12 +102,13 @@ def test_offline_summary_never_exceeds_400_characters():
     assert len(offline_advice(case, RULES).summary) <= 400
 
 
-def test_condition_cleared_and_breach_are_mentioned():
+def test_condition_cleared_is_mentioned_and_the_clock_is_not():
+    """A suggestion is stored for the facts and reused: nothing in it may change with the clock."""
     case = {**make_case("address_problem", ["address"], address_verified=False), "condition_cleared": True,
             "sla_remaining_hours": -3.25}
-    summary = offline_advice(case, RULES).summary
-    assert "condition cleared" in summary and "SLA breached 3.2 h ago" in summary
-    assert "SLA breached 3.0 d ago" in offline_advice({**case, "sla_remaining_hours": -72}, RULES).summary
+    advice = offline_advice(case, RULES)
+    assert "condition cleared" in advice.summary and "SLA" not in advice.summary
+    assert offline_advice({**case, "sla_remaining_hours": -72}, RULES) == advice
 
 
 # -- text safety -----------------------------------------------------------------------------------------
@@ -165,10 +168,10 @@ def test_customer_text_cannot_break_out_of_its_fence():
     assert "approve_and_refund" not in user.split("<<<CUSTOMER_TEXT")[0]
 
 
-def test_answer_schema_carries_the_bucket_catalog():
+def test_answer_schema_carries_the_case_catalog():
     from openai.lib._parsing._completions import type_to_response_format_param
     for bucket in Bucket:
-        fmt = type_to_response_format_param(assist.answer_model_for(bucket))
+        fmt = type_to_response_format_param(assist.answer_model_for(actions_for(bucket)))
         schema = fmt["json_schema"]["schema"]
         assert schema["properties"]["suggested_action"]["enum"] == list(actions_for(bucket))
         assert set(schema["required"]) == {"summary", "suggested_action", "rationale", "confidence",
@@ -186,7 +189,7 @@ def test_answer_model_rejects_schema_violations(payload, problem):
     good = {"summary": "ok", "suggested_action": "expedite", "rationale": "r", "confidence": 0.5,
             "missing_evidence": []}
     with pytest.raises(pydantic.ValidationError) as err:
-        assist.ModelAnswer.model_validate({**good, **payload})
+        ModelAnswer.model_validate({**good, **payload})
     assert problem in str(err.value)
 
 
@@ -194,22 +197,29 @@ def test_answer_model_rejects_schema_violations(payload, problem):
 
 def test_config_from_environment():
     cfg = AIConfig.from_env({})
-    assert not cfg.enabled and cfg.timeout_s == 20 and cfg.key_model == "offline"
+    assert not cfg.enabled and cfg.timeout_s == 8 and cfg.key_model == "offline" and cfg.send_text
+    assert cfg.problem is None
     cfg = AIConfig.from_env({"OPENAI_API_KEY": "ollama", "OPENAI_BASE_URL": "http://localhost:11434/v1",
-                             "EXQ_AI_MODEL": "llama3.1:8b", "EXQ_AI_TIMEOUT_S": "45"})
-    assert cfg.enabled and cfg.model == "llama3.1:8b" and cfg.timeout_s == 45
-    assert cfg.base_url == "http://localhost:11434/v1" and cfg.source == "openai:llama3.1:8b"
+                             "EXQ_AI_MODEL": "llama3.1:8b", "EXQ_AI_TIMEOUT_S": "45", "EXQ_AI_SEND_TEXT": "off"})
+    assert cfg.enabled and cfg.model == "llama3.1:8b" and cfg.timeout_s == 45 and not cfg.send_text
+    assert cfg.base_url == "http://localhost:11434/v1" and cfg.source == "model"
+    assert cfg.server == "http://localhost:11434/v1"
     assert cfg.prompt_version == assist.PROMPT_VERSION
     assert "ollama" not in repr(cfg)                     # the key never shows in logs
     assert AIConfig.from_env({"OPENAI_API_KEY": "  ", "EXQ_AI_TIMEOUT_S": "soon"}) == AIConfig()
 
 
-def test_settings_table_fills_the_environment_but_does_not_override_it():
+def test_settings_table_fills_what_the_environment_leaves_unset_and_writes_nothing():
     env = {"EXQ_AI_MODEL": "from-env"}
-    assist.apply_settings({"api_key": "sk-x", "base_url": "http://127.0.0.1:8000/v1", "model": "from-secrets",
-                           "timeout_s": 30}, env)
-    assert env == {"EXQ_AI_MODEL": "from-env", "OPENAI_API_KEY": "sk-x",
-                   "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "EXQ_AI_TIMEOUT_S": "30"}
+    cfg = AIConfig.from_env(env, settings={"api_key": "sk-x", "base_url": "http://127.0.0.1:8000/v1",
+                                           "model": "from-secrets", "timeout_s": 30})
+    assert env == {"EXQ_AI_MODEL": "from-env"}                     # built and passed, never written back
+    assert (cfg.model, cfg.base_url, cfg.timeout_s, cfg.enabled) == ("from-env", "http://127.0.0.1:8000/v1", 30, True)
+
+
+def test_a_base_url_without_a_key_is_a_problem_a_person_is_told_about():
+    cfg = AIConfig.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"})
+    assert not cfg.enabled and "OPENAI_API_KEY" in cfg.problem and "http://127.0.0.1:8000/v1" in cfg.problem
 
 
 def test_advice_model_bounds_the_summary():

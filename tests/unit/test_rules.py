@@ -286,7 +286,7 @@ def test_shipped_defaults_match_the_spec():
         "address_problem": 20, "return_damage": 10}
     p = DEFAULTS.priority
     assert (p.value_cap, p.value_factor, p.breach_points, p.urgency_scale) == (20, 5, 30, 20)
-    assert DEFAULTS.full_version.startswith("2026.11.1+") and len(DEFAULTS.source_hash) == 8
+    assert DEFAULTS.full_version.startswith("2026.12.1+") and len(DEFAULTS.source_hash) == 8
 
 
 def test_full_version_changes_with_the_file_content():
@@ -336,7 +336,7 @@ def test_invalid_toml_and_missing_file(tmp_path):
 
 def test_rules_path_from_environment(tmp_path, monkeypatch):
     path = tmp_path / "rules.toml"
-    path.write_text(DEFAULT_TEXT.replace('version = "2026.11.1"', 'version = "local-7"'), encoding="utf-8")
+    path.write_text(DEFAULT_TEXT.replace('version = "2026.12.1"', 'version = "local-7"'), encoding="utf-8")
     monkeypatch.setenv("EXQ_RULES", str(path))
     assert load_rules().version == "local-7"
 

@@ -60,6 +60,10 @@ def test_a_good_row_has_no_errors(con):
                              "items_ordered": " +5 ", "risk_score": "1e-1", "placed_at": "2026-11-27"}]) == []
 
 
+INVISIBLE = ("contains invisible or direction-changing characters (bidi controls, zero-width characters): an id "
+             "must read as what it is")
+
+
 def test_every_check_and_its_message(con):
     rows = [
         {"order_id": "", "placed_at": " ", "order_total": None},                            # 2
@@ -82,7 +86,10 @@ def test_every_check_and_its_message(con):
         {"currency": "US", "ship_country": "USA"}, {"currency": "eur", "ship_country": "de"},
         {"currency": "€UR", "ship_country": "1A"},                                          # 25
         {"customer_message": "y" * 10001, "return_reason": "z" * 10000, "ship_name": "w" * 10001},
-        {"order_id": "DUP"}, {"order_id": " DUP "}, {"order_id": "DUP2"}, {"order_id": "DUP2"}, {"order_id": "DUP"},
+        {"order_id": "DUP"}, {"order_id": " DUP "},                                        # 27, 28: not errors
+        {"order_id": "A\u202eB"}, {"order_id": "A\u200bB", "customer_id": "C\ufeff1"},          # 29, 30
+        {"order_total": "100.0000", "amount_paid": "99.9900"},                              # 31 fine
+        {"order_total": "100.0001"},                                                        # 32
     ]
     assert errors(con, rows) == [
         (2, "order_id", "", "required value is blank"),
@@ -120,9 +127,10 @@ def test_every_check_and_its_message(con):
         (25, "ship_country", "1A", "not an ISO 3166 alpha-2 country code (two letters)"),
         (26, "customer_message", "<120 chars>", TOO_LONG),
         (26, "ship_name", "<120 chars>", TOO_LONG),
-        (28, "order_id", " DUP ", "duplicate order_id in this file (first at line 27)"),
-        (30, "order_id", "DUP2", "duplicate order_id in this file (first at line 29)"),
-        (31, "order_id", "DUP", "duplicate order_id in this file (first at line 27)"),
+        (29, "order_id", "A\u202eB", INVISIBLE),
+        (30, "customer_id", "C\ufeff1", INVISIBLE),
+        (30, "order_id", "A\u200bB", INVISIBLE),
+        (32, "order_total", "100.0001", "more than 3 decimal places"),
     ]
 
 

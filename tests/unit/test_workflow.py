@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from exq_core import workflow
-from exq_core.errors import (ActionNotAllowed, CaseClaimed, EvidenceRequired, FollowUpRequired, GuardrailError,
+from exq_core.errors import (ActionRequired, ActionNotAllowed, CaseClaimed, EvidenceRequired, FollowUpRequired, GuardrailError,
                              NoteRequired, NotPermitted, ReasonNotAllowed, StaleCase, TransitionNotAllowed)
 from exq_core.models import (ACTIONS, COMMON_ACTIONS, Actor, Bucket, Case, DecisionRequest, Role, State,
                              SuggestionRef, Verdict)
@@ -335,8 +335,9 @@ def test_override_with_note():
 
 
 def test_suggestion_shown_but_no_action_chosen_is_refused():
+    """Nothing is accepted by default: with a suggestion on screen a person must choose."""
     case = make_case()
-    with pytest.raises(ActionNotAllowed):
+    with pytest.raises(ActionRequired, match="No action chosen"):
         workflow.transition(case, request_for(case, State.ESCALATED, suggestion=SUGGESTION), REVIEWER, NOW)
 
 

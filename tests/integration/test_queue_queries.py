@@ -1,62 +1,27 @@
-"""exq_core.dashboard: the Overview's numbers, the Queue's link codec, claim next and saved views."""
+"""The Queue's named queries on a real database: filters agree with the Overview, claim next, saved views,
+text search."""
 from __future__ import annotations
 
 import threading
 
 import pytest
 
-from exq_core import dashboard, queries
-from exq_core.dashboard import filter_from_params, filter_to_params, format_due, format_hours
+from exq_core import queries, services
 from exq_core.errors import ExqError
 from exq_core.models import AGE_BANDS, BUCKETS, Actor, Role
 from exq_core.queries import UNASSIGNED, QueueFilter
 from exq_core.rules import load_rules
 from exq_core.store import utcnow
-
-
-@pytest.mark.parametrize("hours, text", [(0.2, "12m"), (1, "1h"), (5.34, "5h 20m"), (24, "1d"), (76.5, "3d 4h"),
-                                         (None, "—"), (float("nan"), "—")])
-def test_format_hours(hours, text):
-    assert format_hours(hours) == text
-
-
-def test_format_due():
-    assert format_due(1.5) == "in 1h 30m"
-    assert format_due(-3.1) == "3h 6m late"
-
-
-@pytest.mark.parametrize("f", [
-    QueueFilter(),
-    QueueFilter(buckets=["fraud_risk", "vip_revenue"], states=["new", "waiting"], breached_only=True),
-    QueueFilter(assignee=UNASSIGNED, age_band="1–3d", text="amelia smith", include_waiting=True),
-    QueueFilter(assignee="maria", age_band="> 7d"),
-])
-def test_filter_link_round_trip(f):
-    assert filter_from_params(filter_to_params(f)) == f
-
-
-def test_links_are_short_and_readable():
-    f = QueueFilter(buckets=["fraud_risk"], breached_only=True, age_band="< 4h", assignee=UNASSIGNED)
-    assert filter_to_params(f) == {"bucket": "fraud_risk", "breached": "1", "age": "lt4h", "unassigned": "1"}
-    assert filter_to_params(QueueFilter()) == {}
-
-
-def test_a_junk_link_opens_something_sensible():
-    f = filter_from_params({"bucket": ["nope", "fraud_risk,fraud_risk"], "state": "closed", "age": "old",
-                            "breached": "maybe", "q": "x" * 500, "assignee": ""})
-    assert f == QueueFilter(buckets=["fraud_risk"], text="x" * 200)
-    assert dashboard.page_from_params({"page": "-3"}) == 1
-    assert dashboard.page_from_params({"page": "abc"}) == 1
-    assert dashboard.page_from_params({"page": "4"}) == 4
+from ui.format import open_by_bucket
 
 
 def test_overview_is_stats_plus_the_daily_flow(demo_store):
     now = utcnow()
     with demo_store.read() as cur:
-        data = dashboard.overview(cur, now)
+        data = queries.overview(cur, now)
         assert {k: v for k, v in data.items() if k != "per_day"} == queries.stats(cur, now)
     assert len(data["per_day"]) == 30
-    opens = dashboard.open_by_bucket(data["by_bucket"])
+    opens = open_by_bucket(data["by_bucket"])
     assert list(opens) == [b.value for b in BUCKETS] and sum(opens.values()) == data["open"]
 
 
@@ -95,23 +60,23 @@ def test_snoozed_count(demo_store):
                            [now])
     with demo_store.read() as cur:
         waiting = cur.execute("SELECT count(*) FROM cases WHERE state = 'waiting'").fetchone()[0]
-        assert waiting and dashboard.snoozed_count(cur, now, QueueFilter()) == waiting
-        assert dashboard.snoozed_count(cur, now, QueueFilter(include_waiting=True)) == 0
-        assert dashboard.snoozed_count(cur, now, QueueFilter(states=["waiting"])) == 0
+        assert waiting and queries.queue.counts(cur, now, QueueFilter())[1] == waiting
+        assert queries.queue.counts(cur, now, QueueFilter(include_waiting=True))[1] == 0
+        assert queries.queue.counts(cur, now, QueueFilter(states=["waiting"]))[1] == 0
 
 
 def test_claim_next_takes_the_top_unclaimed_case(demo_store, reviewer):
     now, rules = utcnow(), load_rules()
     with demo_store.read() as cur:
         top = queries.next_unclaimed(cur, rules, now)
-    case = dashboard.claim_next(demo_store, rules, reviewer, now=now)
+    case = services.claim_next(demo_store, rules, reviewer, now=now)
     assert case.case_id == top and case.assignee == reviewer.username and case.state == "in_review"
-    again = dashboard.claim_next(demo_store, rules, reviewer, now=now)
+    again = services.claim_next(demo_store, rules, reviewer, now=now)
     assert again.case_id != top
 
 
 def test_claim_next_in_a_view_of_resolved_cases_works_open_ones(demo_store, reviewer):
-    case = dashboard.claim_next(demo_store, load_rules(), reviewer, QueueFilter(states=["resolved"]))
+    case = services.claim_next(demo_store, load_rules(), reviewer, QueueFilter(states=["resolved"]))
     assert case is not None and case.state == "in_review"
 
 
@@ -122,7 +87,7 @@ def test_claim_next_never_gives_two_people_the_same_case(demo_store):
 
     def work(actor):
         try:
-            case = dashboard.claim_next(demo_store, rules, actor, attempts=20)
+            case = services.claim_next(demo_store, rules, actor, attempts=20)
             got[actor.username] = case.case_id if case else None
         except Exception as err:      # noqa: BLE001 - the assertion below reports it
             errors.append(err)
@@ -144,34 +109,34 @@ def test_claim_next_never_gives_two_people_the_same_case(demo_store):
 def test_saved_views_are_personal_and_replaceable(store, manager, reviewer):
     f1 = QueueFilter(buckets=["fraud_risk"], breached_only=True)
     f2 = QueueFilter(text="<script>alert(1)</script>'; DROP TABLE saved_views; --")
-    dashboard.save_view(store, manager, "  Fraud late ", f1)
-    dashboard.save_view(store, manager, "hostile", f2)
-    dashboard.save_view(store, reviewer, "mine", QueueFilter(assignee=reviewer.username))
+    services.save_view(store, manager, "  Fraud late ", f1)
+    services.save_view(store, manager, "hostile", f2)
+    services.save_view(store, reviewer, "mine", QueueFilter(assignee=reviewer.username))
     with store.read() as cur:
-        views = dashboard.list_views(cur, manager.username)
+        views = queries.list_views(cur, manager.username)
         assert [(v.name, v.filters) for v in views] == [("Fraud late", f1), ("hostile", f2)]
-        assert [v.name for v in dashboard.list_views(cur, reviewer.username)] == ["mine"]
-    dashboard.save_view(store, manager, "Fraud late", f2)      # same name: replaced
+        assert [v.name for v in queries.list_views(cur, reviewer.username)] == ["mine"]
+    services.save_view(store, manager, "Fraud late", f2)      # same name: replaced
     with store.read() as cur:
-        assert dashboard.get_view(cur, manager.username, "Fraud late").filters == f2
-    assert dashboard.delete_view(store, manager, "Fraud late")
-    assert not dashboard.delete_view(store, manager, "Fraud late")
-    assert not dashboard.delete_view(store, reviewer, "hostile")      # not theirs
+        assert queries.get_view(cur, manager.username, "Fraud late").filters == f2
+    assert services.delete_view(store, manager, "Fraud late")
+    assert not services.delete_view(store, manager, "Fraud late")
+    assert not services.delete_view(store, reviewer, "hostile")      # not theirs
     with store.read() as cur:
-        assert [v.name for v in dashboard.list_views(cur, manager.username)] == ["hostile"]
+        assert [v.name for v in queries.list_views(cur, manager.username)] == ["hostile"]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 61])
 def test_a_view_needs_a_sensible_name(store, manager, name):
     with pytest.raises(ExqError, match="name"):
-        dashboard.save_view(store, manager, name, QueueFilter())
+        services.save_view(store, manager, name, QueueFilter())
 
 
 def test_a_view_that_no_longer_validates_is_skipped(store, manager):
     store.con.execute("INSERT INTO saved_views VALUES (?, 'old', '{\"buckets\": [\"gone\"]}', now()::TIMESTAMP)",
                       [manager.username])
     with store.read() as cur:
-        assert dashboard.list_views(cur, manager.username) == []
+        assert queries.list_views(cur, manager.username) == []
 
 
 def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
@@ -199,7 +164,7 @@ def test_queue_view_counts_the_snoozed_cases_it_hides(demo_store):
         for f in (QueueFilter(), QueueFilter(buckets=["payment_mismatch"]), QueueFilter(include_waiting=True),
                   QueueFilter(states=["waiting"]), QueueFilter(text="zzz-nothing")):
             rows, total, hidden = queries.queue_view(cur, rules, now, f, limit=10)
-            assert hidden == dashboard.snoozed_count(cur, now, f)
+            assert hidden == queries.queue.counts(cur, now, f)[1]
             assert total == queries.queue_page(cur, rules, now, f)[1] and len(rows) == min(10, total)
         rows, total, hidden = queries.queue_view(cur, rules, now, QueueFilter(), offset=10**6)
         assert rows.empty and total > 0 and list(rows.columns) == list(queries.QUEUE_COLUMNS)

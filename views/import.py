@@ -178,13 +178,20 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
     for row in values.to_dict("records"):
         if row.get("field") and isinstance(row.get("their value"), str) and isinstance(row.get("exq value"), str):
             value_maps.setdefault(row["field"], {})[row["their value"]] = row["exq value"]
+    # invoice lines (quantity × unit price summed per order): kept unless their columns were mapped above
+    lines = dict((base_spec.lines if base_spec else suggestion.lines) or {})
+    if lines and not set(lines.values()) & set(columns):
+        st.caption("Invoice lines, summed per order: " + ", ".join(
+            f"{role.replace('_', ' ')} = {esc(col)}" for role, col in lines.items()))
+    else:
+        lines = {}
     name = base_spec.name if base_spec else re.sub(r"[^A-Za-z0-9 _.\-]", "-", Path(file["name"]).stem)[:60]
     try:
         spec = mappings.parse_spec({
             "name": name or "mapping", "source": base_spec.source if base_spec else None, "columns": columns,
             "values": value_maps, "date_format": date_format.strip() or None,
             "default_currency": currency.strip().upper() or None, "decimal_comma": decimal_comma,
-            "delimiter": delimiters[delim_label], "encoding": encoding}, "this mapping")
+            "delimiter": delimiters[delim_label], "encoding": encoding, "lines": lines or None}, "this mapping")
     except FeedError as err:
         st.warning(esc(err))
         return None

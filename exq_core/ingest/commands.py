@@ -88,13 +88,16 @@ def cmd_mapping(args) -> int:
             headers, samples = mappings.file_columns(store, Path(args.target), args.encoding or "utf-8")
             suggestion = suggest_mapping(headers, samples)
             name = args.name or re.sub(r"[^A-Za-z0-9 _.\-]", "-", Path(args.target).stem)[:60] or "mapping"
-            unmatched = [h for h in headers if h not in suggestion.columns]
+            unmatched = [h for h in headers if h not in suggestion.columns and h not in suggestion.lines.values()]
             try:
                 print(suggestion.spec(name).to_toml(), end="")
             except Exception as err:  # a suggestion that misses a required field: show what was found
                 print(f"# incomplete: {err}".replace("\n", "\n# "))
                 for header, field in suggestion.columns.items():
                     print(f'# "{header}" = "{field}"')
+            if suggestion.lines:
+                print("# invoice lines: " + ", ".join(f"{role} = {col!r}" for role, col in suggestion.lines.items())
+                      + " (summed per order)")
             if unmatched:
                 print(f"# not matched (ignored): {', '.join(unmatched)}")
     return 0

@@ -2,7 +2,9 @@
 
 A `MappingSpec` says which of their columns is which of our fields, how their values translate
 ("Yes" → true, "Paid" → paid), how their dates are written (a strptime format), which currency to assume,
-and whether decimals use a comma. Specs are validated by pydantic, saved by name in the `mappings` table
+and whether decimals use a comma. For invoice-line layouts (one row per line item) `lines` names the
+quantity and unit-price (or line-total) columns the importer sums per order instead of an order total.
+Specs are validated by pydantic, saved by name in the `mappings` table
 and reused from the Import page and the CLI (`--mapping NAME` or `--mapping file.toml`).
 `suggest_mapping` proposes one from a file's headers and sample values.
 """
@@ -43,6 +45,7 @@ _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_CONTROL)]
 ValueText = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL)]
 MappingName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,59}$")]
+LineRole = Literal["quantity", "unit_price", "line_total"]
 
 
 class MappingSpec(BaseModel):
@@ -59,6 +62,8 @@ class MappingSpec(BaseModel):
     decimal_comma: bool = False
     delimiter: Literal[",", ";", "\t", "|"] | None = None
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+    # invoice lines: role -> their column; the order's total (and item count) is summed over its rows
+    lines: dict[LineRole, ColumnName] | None = None
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -66,7 +71,21 @@ class MappingSpec(BaseModel):
         twice = sorted({t for t in targets if targets.count(t) > 1})
         if twice:
             raise ValueError(f"each field can come from one column only; mapped more than once: {', '.join(twice)}")
-        missing = [c for c in REQUIRED_COLUMNS if c not in targets]
+        if self.lines is not None:
+            roles = self.lines
+            if "line_total" not in roles and not ("quantity" in roles and "unit_price" in roles):
+                raise ValueError("lines needs a quantity and a unit_price column, or a line_total column")
+            if "unit_price" in roles and "quantity" not in roles:
+                raise ValueError("lines: a unit_price needs a quantity column")
+            names = [c.strip().lower() for c in roles.values()]
+            if len(set(names)) < len(names):
+                raise ValueError("lines: each role needs a column of its own")
+            mapped = {c.strip().lower() for c in self.columns}
+            both = [c for c in roles.values() if c.strip().lower() in mapped]
+            if both:
+                raise ValueError(f"a lines column cannot also be mapped in columns: {', '.join(both)}")
+        required = [c for c in REQUIRED_COLUMNS if not (c == "order_total" and self.lines)]
+        missing = [c for c in required if c not in targets]
         if missing:
             raise ValueError(f"required field(s) not mapped: {', '.join(missing)}")
         for field, table in self.values.items():

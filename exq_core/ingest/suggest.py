@@ -1,137 +1,647 @@
-"""Suggesting a column mapping from a file's headers and sample values (`mapping suggest`, the Import page)."""
+"""Suggesting a column mapping from a file's headers and sample values (`mapping suggest`, the Import page).
+
+Three steps:
+1. names: each header is scored against each field — the field's own name, known header names from real
+   exports (platforms and ERPs in English, German, French, Spanish and Dutch), then fuzzy matching;
+2. values: a pairing only stands when the column's sample values fit the field — dates parse as dates,
+   money as numbers, and a status column is only taken for an enum field (payment_status,
+   fulfillment_status, risk_level, customer_tier) when its values are, or translate to, that enum's values
+   (Olist `order_status` → fulfillment_status, `payment_type` → nothing: card/boleto are methods);
+3. layout: invoice lines (one row per line item, a quantity and a unit price or line total, no order
+   total) are named in `Suggestion.lines` for the importer to sum per order, instead of mapping them.
+The date format (day-first or month-first, decided by the data) and decimal commas come from the samples.
+"""
 from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
+from dataclasses import dataclass, field as dc_field
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from ..models import FEED_COLUMNS
 from .mapping import ENUM_VALUES, MappingSpec, parse_spec
-from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS
+from .validate import BOOL_COLUMNS, FALSE_WORDS, INT_COLUMNS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS
 
 
+# -- header names ----------------------------------------------------------------------------------
+
+# Known header names per field, best first (normalised by `_norm`: case, accents, punctuation and camelCase
+# do not matter). A header equal to one scores 0.95 (a little less further down the list).
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "order_id": ("order id", "order number", "order no", "order #", "order", "name", "id", "order ref",
-                 "reference", "order reference", "bestellnummer", "commande", "numero pedido"),
-    "placed_at": ("created at", "order date", "date", "created", "placed", "order time", "purchase date",
-                  "ordered at", "datum", "bestelldatum", "date commande", "fecha"),
-    "order_total": ("total", "grand total", "amount", "order amount", "total amount", "order value",
-                    "gesamt", "summe", "montant", "importe", "total price"),
-    "currency": ("currency code", "curr", "währung", "devise", "moneda"),
-    "updated_at": ("updated", "modified at", "last modified", "changed at", "snapshot time", "export time"),
-    "customer_id": ("customer", "customer number", "customer no", "client id", "kundennummer", "buyer id"),
-    "customer_email": ("email", "e-mail", "mail", "customer mail", "buyer email", "email address"),
-    "customer_tier": ("tier", "segment", "customer segment", "loyalty tier", "vip"),
-    "customer_ltv": ("lifetime value", "ltv", "clv", "customer lifetime value"),
-    "payment_status": ("financial status", "payment", "paid", "payment state", "zahlungsstatus"),
-    "amount_paid": ("paid amount", "amount received", "captured", "captured amount", "payment amount"),
-    "amount_refunded": ("refunded", "refund amount", "refunded amount", "refunds"),
-    "risk_score": ("fraud score", "risk", "score"),
-    "risk_level": ("risk level", "fraud risk", "risk rating"),
-    "items_ordered": ("quantity", "qty", "items", "units", "lineitem quantity", "menge"),
-    "items_available": ("stock", "available", "in stock", "inventory", "on hand", "qty available"),
-    "ship_name": ("shipping name", "recipient", "ship to", "ship to name", "delivery name"),
-    "ship_address1": ("shipping address", "address", "street", "shipping street", "address line 1",
-                      "shipping address1", "strasse"),
-    "ship_city": ("city", "shipping city", "town", "stadt", "ville"),
-    "ship_postal_code": ("zip", "postcode", "postal code", "shipping zip", "plz", "code postal"),
-    "ship_country": ("country", "shipping country", "country code", "land", "pays"),
-    "address_verified": ("address ok", "address valid", "verified address", "avs"),
-    "fulfillment_status": ("fulfilment status", "shipping status", "shipment status", "status", "delivery status"),
-    "return_requested": ("return", "returned", "return request", "rma"),
-    "damage_reported": ("damaged", "damage", "broken"),
-    "return_reason": ("reason for return", "rma reason"),
-    "customer_message": ("note", "notes", "message", "comment", "comments", "customer note", "remarks"),
+    "order_id": (
+        "order id", "order number", "order no", "order nr", "order #", "order ref", "order reference",
+        "increment id", "invoice no", "invoice number", "invoice id", "order", "reference", "bestellnummer",
+        "bestell nr", "auftragsnummer", "auftrags nr", "auftragsnr", "belegnummer", "beleg nr", "belegnr",
+        "rechnungsnummer", "rechnungs nr", "rechnungsnr", "vorgangsnummer", "nr", "no", "number", "#",
+        "numéro de commande", "n de commande", "no de commande", "n commande", "numero commande",
+        "référence commande", "commande", "número de pedido", "numero pedido", "n pedido", "no pedido",
+        "id pedido", "pedido", "ordernummer", "bestelnummer", "order nummer", "factuurnummer"),
+    "placed_at": (
+        "order date", "created at", "order purchase timestamp", "purchase date", "ordered at", "order time",
+        "order created at", "date created", "invoice date", "date", "created", "placed", "order datetime",
+        "bestelldatum", "auftragsdatum", "belegdatum", "rechnungsdatum", "datum", "erstellt am",
+        "angelegt am", "date de commande", "date commande", "date", "fecha pedido", "fecha de pedido",
+        "fecha", "besteldatum", "orderdatum", "factuurdatum"),
+    "order_total": (
+        "order total", "grand total", "total", "order total amount", "order total inc tax", "total inc tax",
+        "order amount", "total amount", "order value", "invoice total", "invoice amount", "amount", "total price",
+        "payment value",
+        "bruttobetrag", "summe brutto", "betrag brutto", "gesamtbetrag", "gesamt brutto", "rechnungsbetrag",
+        "endbetrag", "gesamtsumme", "rechnungssumme", "betrag", "summe", "gesamt", "brutto", "montant ttc", "total ttc",
+        "montant total", "montant total ttc", "montant", "importe total", "total pedido", "monto total",
+        "importe", "totaalbedrag", "totaal", "bedrag", "totaal incl btw"),
+    "currency": (
+        "currency code", "order currency", "order currency code", "currency", "base currency code", "curr",
+        "währung", "devise", "moneda", "divisa", "valuta"),
+    "updated_at": (
+        "updated", "modified at", "date modified", "last modified", "changed at", "snapshot time",
+        "export time", "geändert am", "änderungsdatum", "letzte änderung", "zuletzt geändert",
+        "date de modification", "fecha de modificación", "gewijzigd op"),
+    "customer_id": (
+        "customer", "customer number", "customer no", "customer nr", "client id", "buyer id", "customer user",
+        "customer user id", "kundennummer", "kundennr", "kunden nr", "kunde", "numéro client", "n client",
+        "id client", "client", "número de cliente", "id cliente", "cliente", "klantnummer", "klant nr",
+        "klant id"),
+    "customer_email": (
+        "email", "e mail", "mail", "customer mail", "buyer email", "email address", "billing email",
+        "e mail adresse", "courriel", "adresse e mail", "correo electrónico", "correo", "e mailadres"),
+    "customer_tier": ("tier", "segment", "customer segment", "loyalty tier", "vip", "kundengruppe",
+                      "kundensegment"),
+    "customer_ltv": ("lifetime value", "ltv", "clv", "customer lifetime value", "kundenwert"),
+    "payment_status": (
+        "financial status", "payment status", "payment state", "payment", "paid", "zahlungsstatus",
+        "zahlstatus", "bezahlstatus", "status zahlung", "statut du paiement", "statut paiement",
+        "état du paiement", "estado del pago", "estado de pago", "estado pago", "betaalstatus",
+        "betalingsstatus"),
+    "amount_paid": (
+        "amount paid", "paid amount", "total paid", "amount received", "captured", "captured amount",
+        "payment amount", "bezahlter betrag", "zahlbetrag", "gezahlt", "montant payé", "importe pagado",
+        "betaald bedrag"),
+    "amount_refunded": (
+        "refunded", "refund amount", "refunded amount", "total refunded", "order refund amount", "refunds",
+        "erstattet", "erstattungsbetrag", "montant remboursé", "importe reembolsado", "terugbetaald"),
+    "risk_score": ("fraud score", "risk", "score", "betrugsrisiko", "risiko"),
+    "risk_level": ("risk level", "fraud risk", "risk rating", "risikostufe"),
+    "items_ordered": (
+        "quantity", "qty", "items", "units", "lineitem quantity", "total quantity", "total qty ordered",
+        "item count", "menge", "anzahl", "stückzahl", "quantité", "cantidad", "aantal"),
+    "items_available": (
+        "stock", "available", "in stock", "inventory", "on hand", "qty available", "lagerbestand", "bestand",
+        "verfügbar", "lagermenge", "stock disponible", "existencias", "disponible", "voorraad"),
+    "ship_name": (
+        "shipping name", "shipping full name", "recipient", "ship to", "ship to name", "delivery name",
+        "empfänger", "lieferempfänger", "destinataire", "destinatario", "ontvanger"),
+    "ship_address1": (
+        "shipping address", "shipping address 1", "shipping address1", "shipping street", "shipping street 1",
+        "address", "address 1", "address line 1", "street", "strasse", "straße", "str", "lieferadresse",
+        "anschrift", "adresse", "adresse de livraison", "dirección", "direccion de envio", "adres", "straat",
+        "afleveradres"),
+    "ship_city": ("city", "shipping city", "customer city", "shipping suburb", "town", "ort", "stadt",
+                  "lieferort", "ville", "ciudad", "plaats", "woonplaats", "stad"),
+    "ship_postal_code": (
+        "zip", "postcode", "postal code", "zip code", "shipping zip", "shipping postcode",
+        "shipping postal code", "customer zip code prefix", "zip code prefix", "plz", "postleitzahl",
+        "code postal", "código postal", "postcode"),
+    "ship_country": (
+        "shipping country iso2", "country iso2", "country code", "country", "shipping country", "land",
+        "lieferland", "pays", "país", "pais"),
+    "address_verified": ("address ok", "address valid", "verified address", "avs", "adresse geprüft"),
+    "fulfillment_status": (
+        "fulfillment status", "fulfilment status", "shipping status", "shipment status", "delivery status",
+        "lieferstatus", "versandstatus", "status versand", "statut de livraison", "statut expédition",
+        "estado del envío", "estado envío", "verzendstatus", "leverstatus"),
+    "return_requested": ("return", "returned", "return request", "rma", "retoure", "rücksendung", "rückgabe",
+                         "retour", "devolución"),
+    "damage_reported": ("damaged", "damage", "broken", "beschädigt", "schaden", "endommagé", "dañado",
+                        "beschadigd"),
+    "return_reason": ("reason for return", "rma reason", "retourengrund", "rückgabegrund",
+                      "motif de retour", "motivo de devolución", "retourreden"),
+    "customer_message": (
+        "note", "notes", "message", "comment", "comments", "customer note", "order notes", "remarks",
+        "bemerkung", "kommentar", "notiz", "hinweis", "anmerkung", "commentaire", "comentario", "nota",
+        "opmerking", "opmerkingen"),
 }
 
-DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
-                "%m/%d/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
-                "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y %H:%M", "%d %b %Y", "%b %d, %Y",
-                "%Y%m%d")
+# Names that only hint at a field (0.8): taken when nothing better claims the field. Shopify calls its
+# order number "Name"; a first name alone is only part of a recipient's name.
+WEAK: dict[str, tuple[str, ...]] = {
+    "order_id": ("id", "name"),
+    "amount_paid": ("paid", "bezahlt"),
+    "ship_name": ("name", "customer name", "shipping first name", "shipping 1 first name", "nom", "naam",
+                  "nombre"),
+}
+
+# A header naming a status without saying which: any enum field may take it; the values decide.
+STATUS_NAMES = ("status", "order status", "statut", "statut commande", "estado", "estado pedido",
+                "bestellstatus", "auftragsstatus", "belegstatus", "orderstatus", "status bestelling")
+STATE_NAMES = ("state", "order state", "état", "zustand")     # or a province: taken only when values fit
+STATUS_SCORES = {"fulfillment_status": 0.9, "payment_status": 0.89, "risk_level": 0.85, "customer_tier": 0.85}
+
+# Invoice lines: the columns the importer sums per order.
+LINE_NAMES: dict[str, tuple[str, ...]] = {
+    "quantity": ("quantity", "qty", "lineitem quantity", "item quantity", "qty ordered", "quantity ordered",
+                 "units", "menge", "anzahl", "stückzahl", "quantité", "cantidad", "aantal"),
+    "unit_price": ("unit price", "price", "item price", "lineitem price", "price each", "unit cost",
+                   "item cost", "sale price", "einzelpreis", "stückpreis", "preis", "prix unitaire", "prix",
+                   "precio unitario", "precio", "stukprijs", "prijs"),
+    "line_total": ("line total", "line amount", "line value", "line subtotal", "item total", "lineitem total",
+                   "extended price", "ext price", "gesamtpreis", "positionsbetrag", "zeilenbetrag",
+                   "zeilensumme", "montant ligne", "total ligne", "importe línea", "regeltotaal",
+                   "regelbedrag"),
+}
+# A total whose name says it is the whole order's (not a line's).
+ORDER_LEVEL_WORDS = ("order", "grand", "invoice", "rechnung", "beleg", "auftrag", "bestell", "commande",
+                     "pedido", "gesamtbetrag", "gesamtsumme", "brutto", "ttc", "payment", "endbetrag")
+
+# Order-level amounts besides the total (Shopify: Subtotal, Shipping, Taxes): with these, a plain "Total"
+# is the order's, even when order ids repeat.
+ORDER_AMOUNT_NAMES = ("subtotal", "sub total", "shipping", "shipping cost", "shipping amount", "shipping total",
+                      "tax", "taxes", "tax total", "tax amount", "discount", "discount amount", "freight",
+                      "versandkosten", "mwst", "steuer", "rabatt", "frais de port", "tva", "gastos de envio",
+                      "impuestos", "iva", "verzendkosten", "btw", "korting")
+
+THRESHOLD = 0.72
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents; German umlauts as ae/oe/ue, ß as ss."""
+    text = text.lower()
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        text = text.replace(a, b)
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z#]+", " ", text.lower().replace("_", " ")).split())
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)          # InvoiceNo → Invoice No
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)        # IDNumber → ID Number
+    return " ".join(re.sub(r"[^0-9a-z#]+", " ", _fold(text).replace("_", " ")).split())
 
+
+def _names(table: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    out = {}
+    for key, names in table.items():
+        seen: list[str] = []
+        for n in names:
+            if _norm(n) not in seen:
+                seen.append(_norm(n))
+        out[key] = seen
+    return out
+
+
+_STRONG = _names(SYNONYMS)
+_WEAK = _names(WEAK)
+_LINES = _names(LINE_NAMES)
+_STATUS = {_norm(n) for n in STATUS_NAMES}
+_STATE = {_norm(n) for n in STATE_NAMES}
+_ORDER_AMOUNTS = {_norm(n) for n in ORDER_AMOUNT_NAMES}
+_KNOWN = {n for names in _STRONG.values() for n in names} | {_norm(f) for f in FEED_COLUMNS} | _STATUS | _STATE
+
+
+def _name_score(h: str, field: str) -> float:
+    """How well normalised header `h` names `field`, 0..1."""
+    own = _norm(field)
+    if h == own:
+        return 1.0
+    strong = _STRONG.get(field, [])
+    if h in strong:
+        return 0.95 - 0.001 * strong.index(h)
+    # a header that is another field's known name is that field's (or nothing: "Order No" is no "Order notes")
+    best = 0.0 if h in _KNOWN else max(_fuzzy(h, c) for c in [own, *strong]) * 0.9
+    if h in _WEAK.get(field, ()):
+        best = max(best, 0.8)
+    if h in _STATUS and field in STATUS_SCORES:
+        best = max(best, STATUS_SCORES[field])
+    if h in _STATE and field in STATUS_SCORES:
+        best = max(best, STATUS_SCORES[field] - 0.02)
+    return best
+
+
+def _role_score(h: str, role: str) -> float:
+    names = _LINES[role]
+    if h in names:
+        return 0.95 - 0.001 * names.index(h)
+    return max(_fuzzy(h, c) for c in names) * 0.9
+
+
+def _fuzzy(h: str, name: str) -> float:
+    """Similarity of a header to a known name (typos: "Ordr Id", "Order Totl"), 0 when a word of the
+    header has no counterpart in the name: "payment type" is not "payment", nor "customer state"
+    "customer message"."""
+    if len(h) <= 5:
+        return 0.0                          # a short word's typo is another word: "state" is no "stadt"
+    words = name.split()
+    if any(max(difflib.SequenceMatcher(None, w, n).ratio() for n in words) < 0.75 for w in h.split()):
+        return 0.0
+    return difflib.SequenceMatcher(None, h, name).ratio()
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+def _vocab(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {_vkey(word): target for target, words in table.items() for word in words}
+
+
+def _vkey(value: str) -> str:
+    """A value as a lookup key: folded, words joined by _, WooCommerce's wc- prefix dropped."""
+    key = re.sub(r"[^0-9a-z]+", "_", _fold(value.strip())).strip("_")
+    return key.removeprefix("wc_")
+
+
+# Status words of real exports (Shopify, WooCommerce, Magento, BigCommerce, Olist, ERPs) → our values.
+ENUM_WORDS: dict[str, dict[str, str]] = {
+    "payment_status": _vocab({
+        "pending": ("open", "unpaid", "not paid", "awaiting payment", "pending payment", "payment pending",
+                    "on hold", "holded", "payment review", "new", "due", "outstanding", "offen", "unbezahlt",
+                    "nicht bezahlt", "ausstehend", "zahlung ausstehend", "en attente", "en attente de paiement",
+                    "non payé", "impayé", "pendiente", "pendiente de pago", "no pagado", "openstaand",
+                    "niet betaald", "wacht op betaling"),
+        "authorized": ("authorised", "approved", "reserved", "autorisiert", "genehmigt", "autorisé",
+                       "autorizado", "geautoriseerd"),
+        "paid": ("captured", "settled", "succeeded", "success", "complete", "completed", "processing",
+                 "payment received", "bezahlt", "beglichen", "gezahlt", "payé", "réglé", "pagado", "cobrado",
+                 "betaald", "voldaan"),
+        "partially_paid": ("partial", "part paid", "partially captured", "teilweise bezahlt", "teilbezahlt",
+                           "anbezahlt", "partiellement payé", "paiement partiel", "parcialmente pagado",
+                           "pago parcial", "gedeeltelijk betaald", "deels betaald"),
+        "refunded": ("partially refunded", "refund", "credited", "chargeback", "erstattet", "zurückerstattet",
+                     "rückerstattet", "gutgeschrieben", "remboursé", "reembolsado", "devuelto", "terugbetaald"),
+        "failed": ("declined", "rejected", "error", "denied", "fehlgeschlagen", "abgelehnt", "échoué", "refusé",
+                   "fallido", "rechazado", "mislukt", "geweigerd", "afgewezen"),
+        "voided": ("void", "cancelled", "canceled", "expired", "storniert", "annulliert", "annulé", "cancelado",
+                   "anulado", "geannuleerd", "vervallen"),
+    }),
+    "fulfillment_status": _vocab({
+        "unfulfilled": ("open", "pending", "new", "created", "processing", "approved", "invoiced", "on hold",
+                        "holded", "awaiting fulfillment", "awaiting fulfilment", "awaiting shipment",
+                        "awaiting pickup", "awaiting payment", "pending payment", "payment review",
+                        "not shipped", "unshipped", "ready to ship", "ready for pickup", "backordered", "fraud",
+                        "suspected fraud", "manual verification required", "incomplete", "draft", "offen",
+                        "neu", "in bearbeitung", "nicht versendet", "nicht versandt", "versandbereit",
+                        "en attente", "en cours", "en préparation", "non expédié", "nouveau", "pendiente",
+                        "en proceso", "en preparación", "no enviado", "nuevo", "nieuw", "in behandeling",
+                        "niet verzonden"),
+        "partial": ("partially shipped", "partially fulfilled", "partially delivered", "partly shipped",
+                    "teilweise versendet", "teilweise versandt", "teilweise geliefert", "teilgeliefert",
+                    "teillieferung", "partiellement expédié", "expédition partielle", "parcialmente enviado",
+                    "envío parcial", "gedeeltelijk verzonden", "deels verzonden"),
+        "fulfilled": ("shipped", "sent", "dispatched", "in transit", "out for delivery", "complete", "completed",
+                      "closed", "versendet", "versandt", "verschickt", "abgeschlossen", "unterwegs", "expédié",
+                      "envoyé", "en transit", "terminé", "enviado", "en tránsito", "completado", "verzonden",
+                      "onderweg", "afgerond", "voltooid"),
+        "delivered": ("received", "geliefert", "zugestellt", "ausgeliefert", "livré", "reçu", "entregado",
+                      "recibido", "geleverd", "afgeleverd", "bezorgd"),
+        "canceled": ("cancelled", "unavailable", "declined", "voided", "storniert", "annulliert", "abgebrochen",
+                     "annulé", "cancelado", "anulado", "geannuleerd"),
+    }),
+    "risk_level": _vocab({
+        "low": ("niedrig", "gering", "faible", "bas", "bajo", "laag"),
+        "medium": ("moderate", "elevated", "mittel", "moyen", "medio", "gemiddeld"),
+        "high": ("very high", "severe", "critical", "hoch", "élevé", "alto", "hoog"),
+    }),
+    "customer_tier": _vocab({
+        "vip": ("premium", "platinum", "key account"),
+        "standard": ("regular", "normal", "basic", "general", "default", "non vip", "no vip", "none"),
+    }),
+}
+BOOL_WORDS = {_fold(w): target for target, words in {
+    "true": ("ja", "j", "oui", "si", "sí", "x", "✓", "✔", "checked", "on", "wahr", "vrai", "verdadero", "waar"),
+    "false": ("nein", "non", "off", "unchecked", "-", "–", "falsch", "faux", "falso", "onwaar", "nee"),
+}.items() for w in words}
+CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "us$": "USD", "£": "GBP", "¥": "JPY", "r$": "BRL", "zł": "PLN",
+                    "fr": "CHF", "sfr": "CHF", "kč": "CZK", "₹": "INR", "₽": "RUB", "₺": "TRY", "₩": "KRW"}
+
+# ISO 3166 alpha-2, alpha-3 and the names exports use (English, German, French, Spanish, Dutch).
+_COUNTRIES = """
+GB GBR united kingdom|great britain|uk|england|scotland|wales|northern ireland|grossbritannien|vereinigtes koenigreich|royaume uni|reino unido|verenigd koninkrijk
+IE IRL ireland|eire|irland|irlande|irlanda|ierland
+FR FRA france|frankreich|francia|frankrijk
+DE DEU germany|deutschland|allemagne|alemania|duitsland
+AT AUT austria|oesterreich|autriche|oostenrijk
+CH CHE switzerland|schweiz|suisse|suiza|zwitserland
+NL NLD netherlands|the netherlands|holland|niederlande|pays bas|paises bajos|nederland
+BE BEL belgium|belgien|belgique|belgica|belgie
+LU LUX luxembourg|luxemburg|luxemburgo
+ES ESP spain|spanien|espagne|espana|spanje
+PT PRT portugal
+IT ITA italy|italien|italie|italia|italie
+DK DNK denmark|daenemark|danemark|dinamarca|denemarken
+SE SWE sweden|schweden|suede|suecia|zweden
+NO NOR norway|norwegen|norvege|noruega|noorwegen
+FI FIN finland|finnland|finlande|finlandia
+IS ISL iceland|island|islande|islandia|ijsland
+PL POL poland|polen|pologne|polonia
+CZ CZE czech republic|czechia|tschechien|republique tcheque|republica checa|tsjechie
+SK SVK slovakia|slowakei|slovaquie|eslovaquia
+HU HUN hungary|ungarn|hongrie|hungria|hongarije
+SI SVN slovenia|slowenien|slovenie|eslovenia
+HR HRV croatia|kroatien|croatie|croacia|kroatie
+RO ROU romania|rumaenien|roumanie|rumania|roemenie
+BG BGR bulgaria|bulgarien|bulgarie|bulgarije
+GR GRC greece|griechenland|grece|grecia|griekenland
+CY CYP cyprus|zypern|chypre|chipre
+MT MLT malta|malte
+EE EST estonia|estland|estonie
+LV LVA latvia|lettland|lettonie|letonia|letland
+LT LTU lithuania|litauen|lituanie|lituania|litouwen
+US USA united states|united states of america|usa|us|america|vereinigte staaten|etats unis|estados unidos|verenigde staten
+CA CAN canada|kanada
+MX MEX mexico|mexiko|mexique
+BR BRA brazil|brasilien|bresil|brasil|brazilie
+AR ARG argentina|argentinien|argentine
+CL CHL chile|chili
+CO COL colombia|kolumbien|colombie
+AU AUS australia|australien|australie
+NZ NZL new zealand|neuseeland|nouvelle zelande|nueva zelanda|nieuw zeeland
+JP JPN japan|japon
+CN CHN china|chine
+HK HKG hong kong
+SG SGP singapore|singapur|singapour
+KR KOR south korea|korea|republic of korea|suedkorea|coree du sud|corea del sur|zuid korea
+IN IND india|indien|inde
+IL ISR israel
+AE ARE united arab emirates|uae|vereinigte arabische emirate|emirats arabes unis|emiratos arabes unidos
+SA SAU saudi arabia|saudi arabien|arabie saoudite|arabia saudi
+BH BHR bahrain|bahrein
+LB LBN lebanon|libanon|liban|libano
+TR TUR turkey|turkiye|tuerkei|turquie|turquia|turkije
+ZA ZAF south africa|rsa|suedafrika|afrique du sud|sudafrica|zuid afrika
+RU RUS russia|russian federation|russland|russie|rusia|rusland
+UA UKR ukraine|ucrania|oekraine
+"""
+UNKNOWN_WORDS = {_vkey(w) for w in ("unspecified", "unknown", "n/a", "none", "keine angabe", "unbekannt",
+                                     "inconnu", "non spécifié", "desconocido", "onbekend")}
+COUNTRY_WORDS: dict[str, str] = {}
+for _line in _COUNTRIES.strip().splitlines():
+    _code, _alpha3, _names_ = _line.split(" ", 2)
+    for _n in [_alpha3, *_names_.split("|")]:
+        COUNTRY_WORDS.setdefault(_vkey(_n), _code)
+
+DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
+                "%m/%d/%Y", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M",
+                "%d.%m.%Y", "%d/%m/%y %H:%M", "%d/%m/%y", "%m/%d/%y %H:%M", "%m/%d/%y", "%d.%m.%y",
+                "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
+                "%d-%m-%Y", "%Y-%m-%d %H:%M:%S %z", "%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M", "%d %b %Y",
+                "%b %d, %Y", "%Y%m%d")
+
+_MONEY_RE = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+)(?:[.,]\d+)?")
+_INT_RE = re.compile(r"[+-]?(?:\d+(?:[.,]0+)?|\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+)")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CURRENCY_AFFIX = re.compile(r"^(?:[A-Za-z]{3}\s*|[€$£¥₹])|(?:\s*[A-Za-z]{3}|\s*[€$£¥₹])$")
+
+ENUM_FIT = 1.0          # share of distinct sample values that must be, or translate to, the enum's (or flag's) values
+TYPE_FIT = 0.9          # … that must parse as a date or number, or be (or translate to) a currency / country code
+
+
+@dataclass
+class Fit:
+    ok: bool
+    quality: float = 1.0                       # 0..1: how well (1: every value as is)
+    table: dict[str, str] = dc_field(default_factory=dict)   # their value -> ours, where needed
+
+
+def _money_text(value: str) -> str:
+    return _CURRENCY_AFFIX.sub("", value.strip()).strip()
+
+
+def _is_money(value: str) -> bool:
+    return bool(_MONEY_RE.fullmatch(_money_text(value)))
+
+
+def _is_date(value: str) -> bool:
+    return _iso(value) or any(_parses(value, fmt) for fmt in DATE_FORMATS)
+
+
+def _share(values: list[str], test) -> float:
+    return sum(1 for v in values if test(v)) / len(values)
+
+
+def _enum_guess(field: str, raw: str) -> tuple[str | None, bool]:
+    """Our value for `raw` in enum `field`, and whether `raw` is already ours as it is."""
+    allowed = ENUM_VALUES[field]
+    as_is = raw.strip().lower()
+    if as_is in allowed:
+        return as_is, True
+    key = _vkey(raw)
+    if key in allowed:
+        return key, False
+    words = ENUM_WORDS[field]
+    if key in words:
+        return words[key], False
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.8)          # typos: Refundd
+    if close:
+        return close[0], False
+    close = difflib.get_close_matches(key, list(words), n=1, cutoff=0.88)
+    return (words[close[0]], False) if close else (None, False)
+
+
+def _bool_guess(raw: str) -> tuple[str | None, bool]:
+    as_is = raw.strip().lower()
+    if as_is in TRUE_WORDS + FALSE_WORDS:
+        return as_is, True
+    return BOOL_WORDS.get(_fold(raw.strip())), False
+
+
+def _code_guess(field: str, raw: str) -> tuple[str | None, bool]:
+    value = raw.strip()
+    if _vkey(value) in UNKNOWN_WORDS:
+        return "", False                    # "Unspecified" → blank (no country / the default currency)
+    if field == "currency":
+        if re.fullmatch(r"[A-Za-z]{3}", value):
+            return value.upper(), True
+        return CURRENCY_SYMBOLS.get(value.lower()), False
+    if value.upper() == "UK":
+        return "GB", False
+    if re.fullmatch(r"[A-Za-z]{2}", value):
+        return value.upper(), True
+    return COUNTRY_WORDS.get(_vkey(value)), False
+
+
+def _translated(values: list[str], guess, needed: float = ENUM_FIT) -> Fit:
+    """Fits when at least `needed` of the distinct values are ours as they are or translate; the table
+    holds the translations."""
+    table, fits, direct = {}, 0, 0
+    for raw in values[:50]:
+        ours, as_is = guess(raw)
+        if ours is None:
+            continue
+        fits += 1
+        if as_is:
+            direct += 1
+        else:
+            table[raw.strip()] = ours
+    n = min(len(values), 50)
+    return Fit(fits / n >= needed, 0.5 * fits / n + 0.5 * direct / n, table)
+
+
+def _fit(field: str, values: list[str]) -> Fit:
+    """Do the sample values fit `field`? Without samples there is nothing to go on but the name."""
+    if not values:
+        return Fit(True)
+    if field in ENUM_VALUES:
+        return _translated(values, lambda raw: _enum_guess(field, raw))
+    if field in BOOL_COLUMNS:
+        return _translated(values, _bool_guess)
+    if field in ("currency", "ship_country"):
+        return _translated(values, lambda raw: _code_guess(field, raw), TYPE_FIT)
+    if field in TIME_COLUMNS:
+        share = _share(values, _is_date)
+    elif field in MONEY_COLUMNS or field == "risk_score":
+        share = _share(values, _is_money)
+    elif field in INT_COLUMNS:
+        share = _share(values, lambda v: bool(_INT_RE.fullmatch(v)))
+    elif field == "customer_email":
+        share = _share(values, lambda v: bool(_EMAIL_RE.fullmatch(v)))
+    else:
+        return Fit(True)
+    return Fit(share >= TYPE_FIT, share)
+
+
+# -- the suggestion --------------------------------------------------------------------------------
 
 class Suggestion(BaseModel):
     columns: dict[str, str]                       # their column -> field
-    confidence: dict[str, float]                  # their column -> 0..1
+    confidence: dict[str, float]                  # their column -> 0..1 (the `lines` columns too)
     values: dict[str, dict[str, str]] = {}
     date_format: str | None = None
     decimal_comma: bool = False
+    lines: dict[str, str] = {}                    # "quantity" / "unit_price" / "line_total" -> their column
 
     def spec(self, name: str, **extra) -> MappingSpec:
         return parse_spec({"name": name, "columns": self.columns, "values": self.values,
-                           "date_format": self.date_format, "decimal_comma": self.decimal_comma, **extra},
+                           "date_format": self.date_format, "decimal_comma": self.decimal_comma,
+                           "lines": dict(self.lines) or None, **extra},
                           f"mapping '{name}'")
 
 
-def _score(header: str, field: str) -> float:
-    h = _norm(header)
-    candidates = [_norm(field)] + [_norm(s) for s in SYNONYMS.get(field, ())]
-    if h in candidates:
-        return 1.0 if h == candidates[0] else 0.95 - 0.01 * candidates.index(h) / 10
-    best = max(difflib.SequenceMatcher(None, h, c).ratio() for c in candidates)
-    return best * 0.9
-
-
 def suggest_mapping(headers: list[str], samples: dict[str, list[str]] | None = None) -> Suggestion:
-    """Match their headers to our fields (exact name, synonyms, then fuzzy), one column per field, and
-    propose value translations, a date format and decimal commas from sample values."""
+    """Match their headers to our fields (exact name, known names, then fuzzy), one column per field, each
+    only where the sample values fit the field; spot invoice lines; propose value translations, a date
+    format and decimal commas from the sample values."""
     samples = samples or {}
-    pairs = sorted(((_score(h, f), h, f) for h in headers for f in FEED_COLUMNS), key=lambda x: -x[0])
-    columns, confidence, taken = {}, {}, set()
-    for score, header, field in pairs:
-        if score < 0.72 or header in columns or field in taken:
+    norm = {h: _norm(h) for h in headers}
+    vals = {h: _distinct(samples.get(h) or []) for h in headers}
+    pairs = []                                                      # (score, header, field, fit)
+    for h in headers:
+        for f in FEED_COLUMNS:
+            name = _name_score(norm[h], f)
+            if name < THRESHOLD or (norm[h] in _STATE and not vals[h] and name < 0.95):
+                continue                    # a bare "State" is an order state only if its values say so
+            fit = _fit(f, vals[h])
+            if fit.ok:
+                pairs.append((name * (0.9 + 0.1 * fit.quality), h, f, fit))
+    pairs.sort(key=lambda p: -p[0])
+
+    lines, line_conf = _invoice_lines(headers, norm, vals, samples, pairs)
+    columns, confidence, fits, taken = {}, {}, {}, set()
+    for score, header, f, fit in pairs:
+        if header in columns or f in taken or header in lines.values():
             continue
-        columns[header], confidence[header] = field, round(score, 2)
-        taken.add(field)
+        columns[header], confidence[header], fits[header] = f, round(min(score, 1.0), 2), fit
+        taken.add(f)
     columns = {h: columns[h] for h in headers if h in columns}          # in the file's order
-    values: dict[str, dict[str, str]] = {}
-    for header, field in columns.items():
-        allowed = ENUM_VALUES.get(field) or (("true", "false") if field in BOOL_COLUMNS else None)
-        if not allowed:
-            continue
-        table = {}
-        for raw in samples.get(header, [])[:50]:
-            as_is = raw.strip().lower()            # what validation accepts without a translation
-            if as_is in allowed or (field in BOOL_COLUMNS and as_is in TRUE_WORDS + FALSE_WORDS):
-                continue
-            v = as_is.replace(" ", "_").replace("-", "_")
-            if field in BOOL_COLUMNS:
-                guess = "true" if v in ("ja", "oui", "si", "sí", "x", "✓", "checked", "on") else \
-                        "false" if v in ("nein", "non", "off", "unchecked", "-") else None
-            else:
-                close = difflib.get_close_matches(v, allowed, n=1, cutoff=0.6)
-                guess = close[0] if close else None
-            if guess:
-                table[raw.strip()] = guess
-        if table:
-            values[field] = table
-    date_format = None
-    for header, field in columns.items():
-        if field not in TIME_COLUMNS:
-            continue
-        vals = [v.strip() for v in samples.get(header, [])[:100] if v.strip()]
-        if not vals or all(_iso(v) for v in vals):
-            continue
-        for fmt in DATE_FORMATS:
-            if all(_parses(v, fmt) for v in vals):
-                date_format = fmt
-                break
-        if date_format:
-            break
-    money = [v.strip() for h, f in columns.items() if f in MONEY_COLUMNS for v in samples.get(h, [])[:100]]
-    decimal_comma = bool(money) and any(re.fullmatch(r"-?[0-9.\s]*[0-9],[0-9]{1,3}", v) for v in money) \
-        and not any(re.fullmatch(r"-?[0-9,]*[0-9]\.[0-9]{1,3}", v) for v in money)
-    return Suggestion(columns=columns, confidence=confidence, values=values, date_format=date_format,
-                      decimal_comma=decimal_comma)
+    confidence = {h: confidence[h] for h in columns}
+    for role, header in lines.items():
+        confidence[header] = line_conf
+    values = {f: fits[h].table for h, f in columns.items() if fits[h].table}
+
+    times = [h for f in TIME_COLUMNS for h, g in columns.items() if g == f]     # placed_at first
+    money = [v for h, f in columns.items() if f in MONEY_COLUMNS + ("risk_score",) for v in vals[h][:100]]
+    money += [v for role, h in lines.items() if role != "quantity" for v in vals[h][:100]]
+    return Suggestion(columns=columns, confidence=confidence, values=values,
+                      date_format=_date_format([vals[h][:100] for h in times]),
+                      decimal_comma=_decimal_comma(money), lines=lines)
+
+
+def _distinct(raw: list) -> list[str]:
+    out, seen = [], set()
+    for v in raw[:200]:
+        v = "" if v is None else str(v).strip()
+        if v and v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _invoice_lines(headers, norm, vals, samples, pairs) -> tuple[dict[str, str], float]:
+    """The invoice-line columns (role -> header) when the layout is one row per line item: a quantity and a
+    unit price or line total, and no order-level total. Order ids repeating in the samples is the strong
+    hint (it also makes a plain "Total" a line total); otherwise only the absence of a total says so."""
+    roles: dict[str, str] = {}
+    for role in ("quantity", "unit_price", "line_total"):
+        kind = "items_ordered" if role == "quantity" else "order_total"
+        best = max(((_role_score(norm[h], role), h) for h in headers if h not in roles.values()),
+                   default=(0.0, None), key=lambda x: x[0])
+        if best[0] >= 0.85 and _fit(kind, vals[best[1]]).ok:
+            roles[role] = best[1]
+    if "quantity" not in roles or not ({"unit_price", "line_total"} & roles.keys()):
+        return {}, 0.0
+    ids = next((h for _, h, f, _ in pairs if f == "order_id" and h not in roles.values()), None)
+    raw_ids = [str(v).strip() for v in (samples.get(ids) or []) if v is not None and str(v).strip()] if ids else []
+    repeats = len(set(raw_ids)) < len(raw_ids)
+    total = next((h for _, h, f, _ in pairs if f == "order_total" and h not in roles.values()), None)
+    if total is not None:
+        order_level = any(w in norm[total] for w in ORDER_LEVEL_WORDS) or any(
+            norm[h] in _ORDER_AMOUNTS or norm[h].startswith(("subtotal ", "tax ")) for h in headers)
+        if not repeats or "line_total" in roles or order_level:
+            return {}, 0.0                          # an order total is there: quantities are item counts
+        roles["line_total"] = total                 # ids repeat and a plain "Total" is the line's
+    return roles, 0.9 if repeats else 0.8
+
+
+def _date_format(columns: list[list[str]]) -> str | None:
+    """The strptime format of the time columns' values (None for ISO 8601). One format parsing every
+    column's values is preferred (a later column may settle day-first or month-first); else the first
+    column's. Day-first wins when the data cannot tell."""
+    columns = [[v for v in col if not _iso(v)] for col in columns]
+    columns = [col for col in columns if col]
+    if not columns:
+        return None
+    every = [v for col in columns for v in col]
+    for fmt in DATE_FORMATS:
+        if all(_parses(v, fmt) for v in every):
+            return fmt
+    for fmt in DATE_FORMATS:
+        if all(_parses(v, fmt) for v in columns[0]):
+            return fmt
+    return None
+
+
+_COMMA_CLEAR = (re.compile(r"[+-]?\d{1,3}(?:[. \u00a0\u202f']\d{3})+,\d+"),  # 1.234,56
+                re.compile(r"[+-]?\d+,\d{1,2}"),                             # 12,50
+                re.compile(r"[+-]?\d+,\d{4,}"),                              # 0,12345
+                re.compile(r"[+-]?(?:0|\d{4,}),\d{3}"))                      # 0,125 · 1234,567
+_POINT_CLEAR = (re.compile(r"[+-]?\d{1,3}(?:[, \u00a0\u202f']\d{3})+\.\d+"),
+                re.compile(r"[+-]?\d+\.\d{1,2}"),
+                re.compile(r"[+-]?\d+\.\d{4,}"),
+                re.compile(r"[+-]?(?:0|\d{4,})\.\d{3}"))
+
+
+def _decimal_comma(money: list[str]) -> bool:
+    """Decimal comma only when some amount is clearly written with one (12,50 · 1.234,56) and none clearly
+    with a decimal point (12.50 · 1,234.56). "1.234" alone is either; "1.234.567" (dots grouping
+    thousands) leans to the comma when nothing else tells."""
+    comma = point = comma_hint = point_hint = False
+    for raw in money:
+        v = _money_text(raw)
+        if any(p.fullmatch(v) for p in _COMMA_CLEAR):
+            comma = True
+        elif any(p.fullmatch(v) for p in _POINT_CLEAR):
+            point = True
+        elif re.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3}){2,}", v):
+            comma_hint = True
+        elif re.fullmatch(r"[+-]?\d{1,3}(?:,\d{3}){2,}", v):
+            point_hint = True
+    if comma or point:
+        return comma and not point
+    return comma_hint and not point_hint
 
 
 def _iso(value: str) -> bool:
+    if not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        return False
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
         return True

@@ -173,12 +173,12 @@ def _done_probability(age_h: float, sla_h: float) -> float:
         return 1.0
     ratio = age_h / sla_h
     if ratio > 2:
-        return 0.97
+        return 0.985
     if ratio > 1:
-        return 0.85
+        return 0.94
     if ratio > 0.5:
-        return 0.55
-    return 0.2
+        return 0.5
+    return 0.15
 
 
 def simulate_history(store: Store, seed: int, now: datetime) -> int:
@@ -197,8 +197,10 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
         age_h = (now - case.opened_at).total_seconds() / 3600
         sla_h = rules_sla(case)
         p_done = _done_probability(age_h, sla_h)
-        roll = rnd.random() * (1.0 if p_done < 1 else 0.999)
-        if roll > p_done + 0.16 or age_h < 0.3:
+        done = rnd.random() < p_done
+        # an open case: parked (waiting for the customer or escalated), being worked on, or not touched yet
+        stage = "done" if done else rnd.choices(("parked", "working", "new"), (0.3, 0.3, 0.4))[0]
+        if stage == "new" or age_h < 0.3:
             continue  # still new: the backlog
         actor = rnd.choice(actors)
         t = case.opened_at + timedelta(hours=min(age_h * 0.6, rnd.uniform(0.1, 1.6) * sla_h))
@@ -210,7 +212,7 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
             case = case.model_copy(update=result.changes)
 
         step(workflow.claim(case, actor, t))
-        if roll > p_done + 0.08 and age_h < 48:  # claimed and being worked on (the claim may have lapsed since)
+        if stage == "working":  # claimed and being worked on (the claim may have lapsed since)
             for result in steps:
                 events.append(result.event.model_dump())
             final.append(case.model_dump())
@@ -232,7 +234,7 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
                                                      "Stock arrived this morning.", "Known customer, low risk.",
                                                      "Carrier confirmed the issue."])
         t += timedelta(minutes=rnd.uniform(3, 40))
-        if roll > p_done and age_h < 72:  # parked: waiting or escalated
+        if stage == "parked":  # waiting or escalated
             if rnd.random() < 0.5:
                 follow = t + timedelta(hours=rnd.uniform(4, 72))
                 req = DecisionRequest(case_id=case.case_id, case_version=case.version, to_state=State.WAITING,

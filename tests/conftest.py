@@ -36,13 +36,13 @@ from exq_core import auth  # noqa: E402
 from exq_core.models import SYSTEM, Actor, Role  # noqa: E402
 from exq_core.store import open_store  # noqa: E402
 
-auth.BCRYPT_ROUNDS = 4   # tests only: fast hashes (the shipped cost is auth.DEFAULT_BCRYPT_ROUNDS)
+auth.passwords.BCRYPT_ROUNDS = 4   # tests only: fast hashes (the shipped cost is auth.DEFAULT_BCRYPT_ROUNDS)
 TEST_PASSWORD = "exq-test-password"
 ACCOUNTS = {"maria": Role.MANAGER, "sam": Role.REVIEWER, "vic": Role.VIEWER}
 
 ARTIFACTS = ROOT / "test-artifacts"
 NOW = datetime(2026, 11, 27, 12, 0, 0)
-DEMO_ORDERS = 3000
+DEMO_ORDERS = 12000
 
 
 @pytest.fixture(autouse=True)

@@ -1,20 +1,54 @@
-"""The sign-in gate: who is using this browser session, re-checked on every rerun.
+"""The sign-in gate: who is using this browser session, re-checked on every rerun, kept across reloads.
 
-The signed-in person lives in `st.session_state["actor"]` (an `exq_core.models.Actor`); pages read it with
-`ui.common.current_actor()`. `gate()` re-reads the account from the database on every rerun (one primary-key
-lookup), so a disabled account is signed out and a changed role applies at once. Until someone signs in,
-app.py renders only `sign_in_form()` — no page script runs, so no page can show customer data.
+The signed-in person lives in `st.session_state["actor"]`; pages read it with `ui.common.current_actor()`.
+A sign-in starts a server-side session (exq_core.auth.sessions) and the browser gets an HttpOnly, signed
+cookie for it from server.py's /api/exq/session; a reload or a new tab finds the cookie
+(`st.context.cookies`) and resumes the session. `gate()` re-checks the session on every rerun: ended,
+idle too long, or the account changed (password, role, disabled) — the person is signed out.
 """
 from __future__ import annotations
 
 import streamlit as st
 
 from exq_core import auth
+from exq_core.auth import sessions
 from exq_core.models import Actor
 from ui.common import get_store
 
 NOTICE = "sign_in_notice"
 SOURCE = "sign_in_source"          # "password" or "oidc"
+SESSION = "sign_in_session"        # the session id this browser session resumes
+COOKIE_TODO = "sign_in_cookie"     # {"action": "set" | "clear", "token": …}: for the cookie component
+ENDED = ("Your session ended: you signed out elsewhere, your password or role changed, your account was "
+         "disabled, or it was idle too long. Sign in again.")
+
+_COOKIE_JS = """
+export default function(component) {
+  const { data, setTriggerValue } = component;
+  if (!data || !data.url) return;
+  fetch(data.url, {method: 'POST', credentials: 'same-origin', cache: 'no-store',
+                   headers: {'Content-Type': 'text/plain'}, body: data.token || ''})
+    .then((r) => setTriggerValue('done', r.status))
+    .catch(() => setTriggerValue('done', 0));
+}
+"""
+_cookie_component = st.components.v2.component("exq_session_cookie", js=_COOKIE_JS)
+
+
+def _api(path: str) -> str:
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/api/exq/{path}" if base else f"/api/exq/{path}"
+
+
+def cookie_step() -> None:
+    """Set or clear the sign-in cookie, once, after a sign-in or sign-out (a few lines of JS that call the
+    server; the cookie itself is HttpOnly)."""
+    todo = st.session_state.pop(COOKIE_TODO, None)
+    if not todo:
+        return
+    url = _api("session" if todo["action"] == "set" else "sign-out")
+    _cookie_component(data={"url": url, "token": todo.get("token", "")}, key=f"cookie_{todo['action']}",
+                      height=0, on_done_change=lambda: None)
 
 
 def oidc_providers() -> list[str] | None:
@@ -30,39 +64,78 @@ def oidc_providers() -> list[str] | None:
     return named or [""]
 
 
-def _end_session(notice: str | None) -> None:
+def _address() -> str | None:
+    try:
+        return st.context.ip_address
+    except Exception:
+        return None
+
+
+def _end_session(notice: str | None, *, clear_cookie: bool = True) -> None:
     """Forget everything this session knew: the person and whatever they were doing on the pages."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if notice:
         st.session_state[NOTICE] = notice
+    if clear_cookie:
+        st.session_state[COOKIE_TODO] = {"action": "clear"}
+
+
+def _begin(actor: Actor, via: str) -> Actor:
+    store = get_store()
+    session_id = sessions.start(store, actor, via=via, address=_address())
+    st.session_state["actor"] = actor
+    st.session_state[SESSION] = session_id
+    st.session_state[SOURCE] = via
+    st.session_state[COOKIE_TODO] = {"action": "set", "token": sessions.handoff_token(store, session_id)}
+    st.session_state.pop(NOTICE, None)
+    return actor
 
 
 def gate() -> Actor | None:
     """The signed-in person, re-checked against the database now; None when nobody is signed in."""
+    store = get_store()
     actor = st.session_state.get("actor")
+    session_id = st.session_state.get(SESSION)
     if actor is not None:
-        fresh = auth.session_actor(get_store(), actor)
+        fresh = sessions.resume(store, session_id) if session_id else auth.session_actor(store, actor)
         if fresh is None:
-            _end_session(f"You were signed out: the account '{actor.username}' is disabled or was removed.")
+            _end_session(ENDED if session_id else
+                         f"You were signed out: the account '{actor.username}' is disabled or was removed.")
             return None
         if fresh != actor:
             st.session_state["actor"] = fresh
         return fresh
+    # a new browser session (a reload, a new tab): the cookie names a session to resume
+    cookie = _cookie()
+    if cookie:
+        session_id = sessions.session_from_cookie(store, cookie)
+        fresh = sessions.resume(store, session_id)
+        if fresh is not None:
+            st.session_state["actor"] = fresh
+            st.session_state[SESSION] = session_id
+            return fresh
+        if not st.session_state.get(NOTICE):
+            st.session_state[NOTICE] = ENDED
+        st.session_state[COOKIE_TODO] = {"action": "clear"}
     if oidc_providers() is not None and st.user.get("is_logged_in", False) and not st.session_state.get(NOTICE):
         try:
-            fresh = auth.sign_in_external(get_store(), dict(st.user.to_dict()))
+            return _begin(auth.sign_in_external(store, dict(st.user.to_dict())), "oidc")
         except auth.SignInRefused as err:
             st.session_state[NOTICE] = str(err)
-            return None
-        st.session_state["actor"] = fresh
-        st.session_state[SOURCE] = "oidc"
-        return fresh
     return None
+
+
+def _cookie() -> str | None:
+    try:
+        return st.context.cookies.get(sessions.COOKIE)
+    except Exception:
+        return None
 
 
 def sign_out() -> None:
     via_oidc = st.session_state.get(SOURCE) == "oidc"
+    sessions.end(get_store(), st.session_state.get(SESSION), "signed out")
     _end_session("You are signed out.")
     if via_oidc:
         st.logout()      # also ends the provider's identity cookie; starts a new session
@@ -71,6 +144,7 @@ def sign_out() -> None:
 
 def sign_in_form() -> None:
     """The only thing a visitor without a session sees."""
+    cookie_step()
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title("Sign in to exq")
@@ -78,21 +152,19 @@ def sign_in_form() -> None:
         if notice:
             st.info(notice)
         with st.form("sign_in", clear_on_submit=True, enter_to_submit=True):
-            username = st.text_input("Username", key="sign_in_username", autocomplete="username")
+            username = st.text_input("Username", key="sign_in_username", autocomplete="username", max_chars=100)
             password = st.text_input("Password", type="password", key="sign_in_password",
-                                     autocomplete="current-password")
+                                     autocomplete="current-password", max_chars=200)
             submitted = st.form_submit_button("Sign in", type="primary", key="sign_in_submit")
         if submitted:
             # The browser clears the form (clear_on_submit); drop the server's copy of the password too.
             st.session_state.pop("sign_in_password", None)
             try:
-                actor = auth.sign_in(get_store(), username, password)
+                actor = auth.sign_in(get_store(), username, password, address=_address())
             except auth.SignInRefused as err:
                 st.error(str(err))
             else:
-                st.session_state.pop(NOTICE, None)
-                st.session_state["actor"] = actor
-                st.session_state[SOURCE] = "password"
+                _begin(actor, "password")
                 st.rerun()
         providers = oidc_providers()
         if providers is not None:
@@ -133,24 +205,26 @@ def _change_password_dialog(actor: Actor) -> None:
     with st.form("change_password", clear_on_submit=True):
         current = st.text_input("Current password", type="password", autocomplete="current-password")
         new = st.text_input("New password", type="password", autocomplete="new-password",
-                            help=f"At least {auth.MIN_PASSWORD} characters.")
+                            help=f"At least {auth.MIN_PASSWORD} characters. Your other sessions end.")
         repeat = st.text_input("Repeat the new password", type="password", autocomplete="new-password")
         if st.form_submit_button("Change password", type="primary", key="change_password_submit"):
             if new != repeat:
                 st.error("The two new passwords differ.")
                 return
             try:
-                auth.change_own_password(get_store(), actor, current, new)
+                auth.change_own_password(get_store(), actor, current, new,
+                                         keep_session=st.session_state.get(SESSION))
             except auth.AuthError as err:
                 st.error(str(err))
                 return
             _close_password_dialog()
-            st.toast("Password changed.")
+            st.toast("Password changed. Your other sessions are signed out.")
             st.rerun()
 
 
 def account_sidebar(actor: Actor) -> None:
     """Who is signed in, and the way out. Call inside `with st.sidebar:`."""
+    cookie_step()
     st.caption(f"Signed in as **{actor.username}** ({actor.role})")
     left, right = st.columns(2)
     if st.session_state.get(SOURCE) != "oidc" and left.button("Password", key="change_password_open",

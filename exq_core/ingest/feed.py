@@ -282,9 +282,8 @@ def preview_file(store: Store, path: str | Path, *, fmt: str = "auto", options: 
     path = Path(path)
     if not path.is_file():
         raise FeedError(f"no such file: {path}")
-    if fmt == "shopify" and source is None:
-        source = "preview"
-    fmt, options, _, _, currency = _resolve(store, path, fmt, options, mapping, source, default_currency)
+    fmt, options, _, _, currency = _resolve(store, path, fmt, options, mapping, source or "preview",
+                                            default_currency)
     rules = rules or load_rules()
     with store.work_cursor() as cur:
         try:
@@ -374,11 +373,17 @@ def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: st
         recheck(cur, actor, "import")           # again inside the write; this one spares reading a big file
     if not path.is_file():
         raise FeedError(f"no such file: {path}" if not path.is_dir() else f"{path} is a folder, not a feed file")
-    fmt, options, mapping_name, source, default_currency = _resolve(
-        store, path, fmt, options, mapping, source, default_currency)
     digest = file_hash(path)
-    log = {"file_name": path.name, "content_hash": digest, "source": source, "format": fmt, "mapping": mapping_name,
+    log = {"file_name": path.name, "content_hash": digest, "source": source or "?", "format": fmt, "mapping": None,
            "actor": actor.username, "started_at": now, "rules_version": rules.full_version}
+    try:
+        fmt, options, mapping_name, source, default_currency = _resolve(
+            store, path, fmt, options, mapping, source, default_currency)
+    except FeedError as err:
+        err.import_id = _record_alone(store, **log, status="failed", rows_read=0, finished_at=utcnow(),
+                                      message=f"{path.name}: {err}")
+        raise
+    log |= {"source": source, "format": fmt, "mapping": mapping_name}
     with store.read() as cur:
         seen = cur.execute("SELECT import_id, started_at FROM imports WHERE content_hash = ? AND source = ? "
                            "AND status IN ('imported', 'partial') ORDER BY import_id LIMIT 1",

@@ -252,8 +252,8 @@ _CURRENCY = r"(?:[$€£¥₹]|[A-Z]{3})"
 
 
 def _strip_currency(expr: str) -> str:
-    return (f"regexp_replace(regexp_replace(trim({expr}), '^{_CURRENCY}\\s*', ''), "
-            f"'\\s*{_CURRENCY}$', '')")
+    return (f"regexp_replace(regexp_replace(trim({expr}), {_q('^' + _CURRENCY + chr(92) + 's*')}, ''), "
+            f"{_q(chr(92) + 's*' + _CURRENCY + '$')}, '')")
 
 
 def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
@@ -272,16 +272,16 @@ def _number(expr: str, spec: MappingSpec) -> tuple[str, str]:
     SQL for the reason a non-blank value breaks it, NULL when it does not)."""
     valid, thousands, mark, other = _convention(spec.decimal_comma)
     bare = _strip_currency(expr)
-    normal = f"regexp_replace({bare}, '{thousands}', '', 'g')"
+    normal = f"regexp_replace({bare}, {_q(thousands)}, '', 'g')"
     if mark == ",":
         normal = f"replace({normal}, ',', '.')"
     said = "a decimal comma (1.234,56)" if spec.decimal_comma else "a decimal point (1,234.56)"
     wrong = "a decimal point" if spec.decimal_comma else "a decimal comma"
-    reason = (f"CASE WHEN nullif(trim({expr}), '') IS NULL OR regexp_full_match({bare}, '{valid}') THEN NULL "
-              f"WHEN regexp_full_match({bare}, '{other}') THEN "
+    reason = (f"CASE WHEN nullif(trim({expr}), '') IS NULL OR regexp_full_match({bare}, {_q(valid)}) THEN NULL "
+              f"WHEN regexp_full_match({bare}, {_q(other)}) THEN "
               f"{_q(f'written with {wrong}, but the mapping declares {said}')} "
               f"ELSE {_q(f'not a number (the mapping declares {said})')} END")
-    return f"CASE WHEN regexp_full_match({bare}, '{valid}') THEN {normal} END", reason
+    return f"CASE WHEN regexp_full_match({bare}, {_q(valid)}) THEN {normal} END", reason
 
 
 def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
@@ -335,7 +335,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     encoding = options.get("encoding") or spec.encoding
     kind = load_any(cur, path, encoding, spec.delimiter)
     names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
-    lines = dict(getattr(spec, "lines", None) or {})
+    lines = dict(spec.lines or {})
     columns = _find_columns(names, list(spec.columns) + list(lines.values()), spec)
     found = {field: columns[theirs] for theirs, field in spec.columns.items()}          # field -> their column
     line_cols = {role: columns[theirs] for role, theirs in lines.items()}

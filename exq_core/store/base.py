@@ -8,7 +8,9 @@ and `df()` for a small, already-aggregated frame.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
@@ -23,6 +25,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+@lru_cache(maxsize=4096)
+def _named(sql: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", sql))
+
+
 class Cursor:
     """One engine cursor behind one interface. `execute` returns the cursor, so calls chain."""
 
@@ -33,9 +40,13 @@ class Cursor:
     def execute(self, sql: str, params=None) -> "Cursor":
         if params is None:
             self.raw.execute(self.dialect.translate(sql, named=True) if self.dialect.is_postgres else sql)
+        elif isinstance(params, dict):
+            if not self.dialect.is_postgres:   # DuckDB refuses a named parameter the statement does not use
+                used = _named(sql)
+                params = {k: v for k, v in params.items() if k in used}
+            self.raw.execute(self.dialect.translate(sql, True), params)
         else:
-            named = isinstance(params, dict)
-            self.raw.execute(self.dialect.translate(sql, named), params)
+            self.raw.execute(self.dialect.translate(sql, False), params)
         return self
 
     def fetchone(self):

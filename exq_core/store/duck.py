@@ -19,7 +19,7 @@ import duckdb
 
 from ..errors import DatabaseLocked, ExqError, SchemaTooNew
 from .base import Cursor, Store, UnitOfWork
-from .dialect import DUCKDB
+from .dialect import DUCKDB, literal
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 _LOCK_RE = re.compile(r"\(PID (\d+)\)")
@@ -63,8 +63,7 @@ def private(path: Path) -> None:
         pass
 
 
-def connect(path: str | os.PathLike, read_only: bool = False, memory_limit: str | None = None
-            ) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the database file, turning DuckDB's lock error into a message naming the file and holder.
     A new file (and its folder) is created readable by its owner only."""
     path = Path(path)
@@ -72,8 +71,6 @@ def connect(path: str | os.PathLike, read_only: bool = False, memory_limit: str 
     if not in_memory and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
     try:
         with _UMASK_GUARD:
             old = os.umask(0o077)    # the file and its WAL are born private
@@ -104,7 +101,11 @@ class DuckStore(Store):
         self.path = Path(path)
         self.label = str(self.path)
         self.read_only = read_only
-        self.con = connect(self.path, read_only=read_only, memory_limit=memory_limit)
+        self.con = connect(self.path, read_only=read_only)
+        if memory_limit:
+            # a setting of the database, not of the connection: another store on the file in this process
+            # (the same configuration is required to share it) gets the same budget
+            self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
         self._write_lock = _write_lock_for(self.path)
         self._wal = self.path.with_name(self.path.name + ".wal")
         try:

@@ -120,6 +120,10 @@ MIGRATIONS: list[Migration] = [
             email VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, invited_by VARCHAR NOT NULL,
             invited_at TIMESTAMP NOT NULL, used_by VARCHAR, used_at TIMESTAMP)""",
         "DROP TABLE IF EXISTS sign_in_attempts",
+        """CREATE TABLE IF NOT EXISTS sessions (
+            session_id VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, epoch INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL, ended_at TIMESTAMP, ended_reason VARCHAR,
+            address VARCHAR, via VARCHAR NOT NULL)""",
         "ALTER TABLE imports ADD COLUMN IF NOT EXISTS conflicts BIGINT",
         "ALTER TABLE imports ADD COLUMN IF NOT EXISTS header JSON",
         "ALTER TABLE rejects ADD COLUMN IF NOT EXISTS row_values JSON",
@@ -141,6 +145,9 @@ MIGRATIONS: list[Migration] = [
         "CREATE INDEX IF NOT EXISTS suggestions_key ON suggestions (case_id, facts_key, model, prompt_version)",
         "CREATE INDEX IF NOT EXISTS imports_hash ON imports (content_hash, source)",
         "CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id, line)",
+        "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username) WHERE ended_at IS NULL",
+        "CREATE UNIQUE INDEX IF NOT EXISTS users_oidc ON users (oidc_issuer, oidc_subject) "
+        "WHERE oidc_subject IS NOT NULL",
     ]),
 ]
 

@@ -85,3 +85,12 @@ def held_db(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def only_logged(before: dict, after: dict, imports: int = 1) -> bool:
+    """Nothing changed but the import log, which grew by `imports` rows (every import is logged, an
+    unchanged re-import too)."""
+    data = [t for t in TABLES if t != "imports"]
+    return (all(after[t] == before[t] for t in data) and after["imports"][0] == before["imports"][0] + imports
+            and [s for s in after["sequences"] if s[0] != "import_seq"]
+            == [s for s in before["sequences"] if s[0] != "import_seq"])

@@ -8,9 +8,12 @@ import json
 import time
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from exq_core import assist, queries, services
+from exq_core.assist.config import OFFLINE_PROMPT_VERSION
+from exq_core.queries import insights
 from exq_core.assist import AIConfig, suggestion_for
 from exq_core.ingest import import_file
 from exq_core.models import DecisionRequest, State, actions_for
@@ -76,8 +79,8 @@ def test_valid_answer_is_stored_with_its_source(store, shop, now):
                            missing_evidence=["PSP capture id"])) as server:
         s = ask(store, shop["PAY-1"], server, now)
     assert len(server.requests) == 1
-    assert (s.source, s.model, s.prompt_version, s.error) == (f"openai:{FAKE_MODEL}", FAKE_MODEL,
-                                                              assist.PROMPT_VERSION, None)
+    assert (s.source, s.model, s.prompt_version, s.error) == ("model", FAKE_MODEL, assist.PROMPT_VERSION, None)
+    assert s.server == server.base_url.rstrip("/")
     assert (s.action, s.summary, s.confidence, s.missing_evidence) == ("capture_remaining", "Short by 10.00 USD.",
                                                                        0.9, ["PSP capture id"])
     body = server.requests[0]["body"]
@@ -86,22 +89,23 @@ def test_valid_answer_is_stored_with_its_source(store, shop, now):
     schema = body["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["suggested_action"]["enum"] == list(actions_for("payment_mismatch"))
     assert server.requests[0]["headers"]["authorization"] == "Bearer test-key-not-secret"
-    assert stored_rows(store) == [(shop["PAY-1"], 1, FAKE_MODEL, assist.PROMPT_VERSION, f"openai:{FAKE_MODEL}",
+    assert stored_rows(store) == [(shop["PAY-1"], 1, FAKE_MODEL, assist.PROMPT_VERSION, "model",
                                    "capture_remaining", None)]
 
 
-def test_opening_a_case_twice_asks_the_model_once(store, shop, now, reviewer):
+def test_a_suggestion_is_filed_under_its_facts_not_the_case_version(store, shop, now, reviewer):
     with FakeOpenAI() as server:
         first = ask(store, shop["PAY-1"], server, now)
         again = ask(store, shop["PAY-1"], server, now + timedelta(minutes=5))
         assert len(server.requests) == 1 and again == first
-        # a new case version is a new question
+        # opening the case claims it (new -> in_review bumps the version): the facts are the same, so is the
+        # suggestion — a precomputed one is still the one the reviewer sees
         services.claim(store, shop["PAY-1"], reviewer, now)
-        newer = ask(store, shop["PAY-1"], server, now)
-        assert len(server.requests) == 2 and newer.case_version == first.case_version + 1
-        # so is another model
+        assert services.get_case(store, shop["PAY-1"]).version == first.case_version + 1
+        assert ask(store, shop["PAY-1"], server, now) == first and len(server.requests) == 1
+        # another model, or another server, is another question
         ask(store, shop["PAY-1"], server, now, model="other-model")
-        assert len(server.requests) == 3
+        assert len(server.requests) == 2
 
 
 def test_concurrent_viewers_of_one_case_ask_once(store, shop, now):
@@ -142,8 +146,10 @@ FAILURES = {
     "summary too long": (content(answer_json("capture_remaining", summary="s" * 401)), 1, "summary"),
     "wrong types": (content(answer_json("capture_remaining", missing_evidence="photos")), 1, "failed the schema"),
     "action outside the catalog": (content(answer_json("approve_and_refund")), 1,
-                                   "'approve_and_refund' is not in the payment_mismatch catalog"),
-    "another bucket's action": (content(answer_json("issue_refund")), 1, "not in the payment_mismatch catalog"),
+                                   "'approve_and_refund' is not in this case's catalog"),
+    "another bucket's action": (content(answer_json("issue_refund")), 1, "not in this case's catalog"),
+    "an error that echoes the key": (error(500, "bad key test-key-not-secret, Bearer test-key-not-secret"), 2,
+                                     "HTTP 500"),
     "refusal": (content(None, refusal="I can't help with that."), 1, "refused"),
     "length": (content('{"summary": "cut', finish_reason="length"), 1, "cut off"),
     "content filter": (content(None, finish_reason="content_filter"), 1, "content filter"),
@@ -165,21 +171,22 @@ def test_failures_fall_back_to_offline_and_record_why(store, shop, now, name):
     with FakeOpenAI(reply) as server:
         s = ask(store, shop["PAY-1"], server, now)
     assert len(server.requests) == expected_requests
-    assert s.source == "offline" and s.error and reason in s.error
+    assert s.source == "fallback" and s.error and reason in s.error
     assert s.action == "capture_remaining" and s.action in actions_for("payment_mismatch")
     assert s.summary.startswith("Paid 140.00 of 150.00 USD (short 10.00)")
     assert (s.model, s.prompt_version) == (FAKE_MODEL, assist.PROMPT_VERSION)
-    assert stored_rows(store)[-1][4:] == ("offline", "capture_remaining", s.error)
+    assert stored_rows(store)[-1][4:] == ("fallback", "capture_remaining", s.error)
+    assert "test-key-not-secret" not in s.error
 
 
-def test_slow_answers_time_out_with_one_bounded_retry(store, shop, now):
-    with FakeOpenAI(slow(5)) as server:
+def test_a_hanging_server_costs_at_most_the_total_budget_retries_included(store, shop, now):
+    with FakeOpenAI(slow(30)) as server:
         started = time.monotonic()
-        s = ask(store, shop["PAY-1"], server, now, timeout_s=0.4)
+        s = ask(store, shop["PAY-1"], server, now, timeout_s=2.5)
         elapsed = time.monotonic() - started
-    assert len(server.requests) == 2
-    assert elapsed < 3, f"took {elapsed:.1f}s"
-    assert s.source == "offline" and "timed out after 0.4 s" in s.error
+    assert elapsed < 3.5, f"took {elapsed:.1f}s for a 2.5 s budget"
+    assert len(server.requests) <= 2
+    assert s.source == "fallback" and "2.5 s budget" in s.error
 
 
 def test_connection_refused_falls_back(store, shop, now):
@@ -187,7 +194,7 @@ def test_connection_refused_falls_back(store, shop, now):
         url = server.base_url
     s = suggestion_for(store, RULES, shop["PAY-1"], now,
                        config=AIConfig(api_key="k", base_url=url, model=FAKE_MODEL, timeout_s=2))
-    assert s.source == "offline" and "cannot connect" in s.error
+    assert s.source == "fallback" and "cannot connect" in s.error
 
 
 def test_a_long_retry_after_is_not_waited_for(store, shop, now):
@@ -202,27 +209,33 @@ def test_the_one_retry_can_succeed(store, shop, now):
     with FakeOpenAI(sequence(error(500, "blip"), answer("mark_reconciled"))) as server:
         s = ask(store, shop["PAY-1"], server, now)
     assert len(server.requests) == 2
-    assert (s.source, s.action, s.error) == (f"openai:{FAKE_MODEL}", "mark_reconciled", None)
+    assert (s.source, s.action, s.error) == ("model", "mark_reconciled", None)
 
 
-def test_a_fallback_is_reused_for_a_while_then_asked_again(store, shop, now):
+def test_a_fallback_stays_until_a_person_asks_again(store, shop, now):
+    """A suggestion on screen never changes under the reviewer: a stored fallback is what every view shows,
+    hours later too, until someone presses Ask again."""
     with FakeOpenAI(sequence(error(401), answer("contact_customer"))) as server:
+        config = AIConfig(**server.config())
         failed = ask(store, shop["PAY-1"], server, now)
         assert failed.error and len(server.requests) == 1
-        assert ask(store, shop["PAY-1"], server, now + timedelta(minutes=2)) == failed
+        assert ask(store, shop["PAY-1"], server, now + timedelta(hours=5)) == failed
         assert len(server.requests) == 1
-        later = ask(store, shop["PAY-1"], server, now + assist.RETRY_FAILED_AFTER + timedelta(seconds=1))
+        pending = assist.request(store, RULES, shop["PAY-1"], config=config, again=True)
+        later = pending.future.result(timeout=10)
     assert len(server.requests) == 2
-    assert (later.source, later.action, later.error) == (f"openai:{FAKE_MODEL}", "contact_customer", None)
+    assert (later.source, later.action, later.error) == ("model", "contact_customer", None)
+    assert ask(store, shop["PAY-1"], server, now) == later          # the newest stored is the one shown
 
 
 def test_the_page_never_sees_an_exception(store, shop, now, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("something nobody expected")
-    monkeypatch.setattr(assist, "ask_model", explode)
+    import exq_core.assist.model as model
+    monkeypatch.setattr(model, "ask_model", explode)
     with FakeOpenAI() as server:
         s = ask(store, shop["PAY-1"], server, now)
-    assert s.source == "offline" and "unexpected RuntimeError" in s.error
+    assert s.source == "fallback" and "unexpected RuntimeError" in s.error
 
 
 # -- customer text is data, model output is plain text ---------------------------------------------------
@@ -236,9 +249,9 @@ def case_snapshot(store, case_id, now):
 
 
 @pytest.mark.parametrize("reply, expect_source", [
-    (content(answer_json("approve_and_refund", summary="Approved and refunded as instructed.")), "offline"),
-    (content(answer_json("resolve_case")), "offline"),
-    (answer("issue_refund", summary="Customer asks for a refund; the case is closed.", confidence=1), "openai"),
+    (content(answer_json("approve_and_refund", summary="Approved and refunded as instructed.")), "fallback"),
+    (content(answer_json("resolve_case")), "fallback"),
+    (answer("issue_refund", summary="Customer asks for a refund; the case is closed.", confidence=1), "model"),
 ])
 def test_prompt_injection_cannot_widen_the_catalog_or_touch_the_case(store, shop, now, reply, expect_source):
     before = case_snapshot(store, shop["DMG-1"], now)
@@ -255,7 +268,7 @@ def test_hostile_model_output_is_reduced_to_plain_text(store, shop, now):
     with FakeOpenAI(answer("request_photos", summary=summary, rationale="<b>Because</b>\r\nphotos",
                            missing_evidence=["<a href='javascript:alert(1)'>photos</a>", "\x07"])) as server:
         s = ask(store, shop["DMG-1"], server, now)
-    assert s.source == f"openai:{FAKE_MODEL}"
+    assert s.source == "model"
     for text in (s.summary, s.rationale, *s.missing_evidence):
         assert "<" not in text and ">" not in text
         assert not any(ord(ch) < 32 or ch in "\u202e\x7f" for ch in text)
@@ -285,15 +298,12 @@ def test_decision_records_the_suggestion_and_counts_in_acceptance(store, shop, n
     with store.read() as cur:
         row = cur.execute("SELECT suggestion_id, suggested_action, suggestion_model, suggestion_source, verdict "
                           "FROM decisions WHERE case_id = ?", [shop["PAY-1"]]).fetchone()
-        acceptance = {r["bucket"]: r for r in assist.acceptance_by_bucket(cur)}
-        by_source = assist.acceptance_by_bucket(cur, by_source=True)
-    assert row == (shown.suggestion_id, "capture_remaining", FAKE_MODEL, f"openai:{FAKE_MODEL}", "accepted")
-    assert acceptance["payment_mismatch"] == {"bucket": "payment_mismatch", "decisions": 1, "accepted": 1,
-                                              "overridden": 0, "acceptance_rate": 1.0}
-    assert (acceptance["fraud_risk"]["overridden"], acceptance["fraud_risk"]["acceptance_rate"]) == (1, 0.0)
-    assert acceptance["vip_revenue"]["acceptance_rate"] is None
-    assert {(r["bucket"], r["source"]) for r in by_source} == {("fraud_risk", f"openai:{FAKE_MODEL}"),
-                                                               ("payment_mismatch", f"openai:{FAKE_MODEL}")}
+        acceptance = insights.acceptance_by_bucket(cur).set_index(["bucket", "source"])
+    assert row == (shown.suggestion_id, "capture_remaining", FAKE_MODEL, "model", "accepted")
+    assert tuple(acceptance.loc[("payment_mismatch", "model")]) == (1, 0, 1.0)
+    assert tuple(acceptance.loc[("fraud_risk", "model")]) == (0, 1, 0.0)
+    assert pd.isna(acceptance.loc[("vip_revenue", "model")]["acceptance_rate"])
+    assert acceptance.loc[("payment_mismatch", "offline")]["accepted"] == 0      # never mixed across sources
 
 
 # -- configuration through the environment --------------------------------------------------------------
@@ -303,7 +313,7 @@ def test_environment_configures_the_client(store, shop, now, monkeypatch):
         for name, value in server.env(EXQ_AI_MODEL="env-model").items():
             monkeypatch.setenv(name, value)
         s = suggestion_for(store, RULES, shop["FRD-1"], now)
-    assert s.source == "openai:env-model" and server.requests[0]["body"]["model"] == "env-model"
+    assert s.source == "model" and s.model == "env-model" and server.requests[0]["body"]["model"] == "env-model"
 
 
 def test_no_key_means_offline_and_no_request(store, shop, now, monkeypatch):
@@ -311,6 +321,5 @@ def test_no_key_means_offline_and_no_request(store, shop, now, monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)     # a URL alone does not switch the AI on
         s = suggestion_for(store, RULES, shop["FRD-1"], now)
     assert server.requests == []
-    assert (s.source, s.model, s.prompt_version, s.error) == ("offline", "offline", assist.OFFLINE_PROMPT_VERSION,
-                                                              None)
+    assert (s.source, s.model, s.prompt_version, s.error) == ("offline", "offline", OFFLINE_PROMPT_VERSION, None)
     assert s.action == "verify_identity"

@@ -11,10 +11,12 @@ from datetime import timedelta
 import pytest
 
 from exq_core import auth, cli, services
+from exq_core.auth import sessions, throttle
 from exq_core.errors import NotPermitted
 from exq_core.ingest import import_file
 from exq_core.models import SYSTEM, Actor, DecisionRequest, Role, State
 from exq_core.store import open_store, Store, utcnow
+from tests.accounts import ensure_accounts
 from tests.conftest import ACCOUNTS, NOW, TEST_PASSWORD
 
 PASSWORD = "s3cret-Plaintext-42"
@@ -82,6 +84,7 @@ ALLOWED = {Role.VIEWER: set(), Role.REVIEWER: {"decide", "claim"},
 @pytest.mark.parametrize("use_case", ["decide", "claim", "reopen", "bulk", "import", "users"])
 def test_each_role_against_each_use_case(demo_store, tmp_path, role, use_case):
     actor = Actor(username="someone", role=role)
+    ensure_accounts(demo_store, actor)
     run = (lambda: _import(demo_store, actor, tmp_path)) if use_case == "import" else \
         (lambda: USE_CASES[use_case](demo_store, actor))
     before = _counts(demo_store)
@@ -102,6 +105,7 @@ def test_each_role_against_each_use_case(demo_store, tmp_path, role, use_case):
     lambda s, a: auth.list_users(s, a),
 ])
 def test_only_managers_manage_accounts(demo_store, role, change):
+    ensure_accounts(demo_store, Actor(username="someone", role=role))
     with pytest.raises(NotPermitted):
         change(demo_store, Actor(username="someone", role=role))
     assert auth.sign_in(demo_store, "maria", TEST_PASSWORD).role is Role.MANAGER
@@ -118,7 +122,7 @@ def test_add_sign_in_and_roles(store):
     account = auth.add_user(store, " Alice ", PASSWORD, "reviewer", SYSTEM, now=NOW)
     assert (account.username, account.role, account.disabled, account.has_password) == \
         ("alice", Role.REVIEWER, False, True)
-    assert auth.sign_in(store, "ALICE", PASSWORD, NOW) == Actor(username="alice", role=Role.REVIEWER)
+    assert auth.sign_in(store, "ALICE", PASSWORD, now=NOW) == Actor(username="alice", role=Role.REVIEWER)
     with pytest.raises(auth.AccountInvalid, match="already"):
         auth.add_user(store, "alice", PASSWORD, "viewer", SYSTEM)
     with pytest.raises(auth.AccountInvalid, match="Unknown role"):
@@ -131,78 +135,144 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(store):
     auth.add_user(store, "alice", PASSWORD, Role.VIEWER, SYSTEM)
     for name, password in (("alice", "wrong-password"), ("mallory", PASSWORD), ("alice", "")):
         with pytest.raises(auth.SignInRefused) as err:
-            auth.sign_in(store, name, password, NOW)
+            auth.sign_in(store, name, password, now=NOW)
         assert str(err.value) == auth.WRONG_CREDENTIALS
-    with store.read() as cur:
-        assert cur.execute("SELECT username, ok FROM sign_in_attempts ORDER BY username").fetchall() == \
-            [("alice", False), ("alice", False), ("mallory", False)]
 
 
-def test_repeated_failures_are_slowed_down_with_a_growing_delay(store):
+# -- throttling -------------------------------------------------------------------------------------
+
+def test_an_account_is_slowed_down_but_never_for_long(store):
     auth.add_user(store, "alice", PASSWORD, Role.VIEWER, SYSTEM)
     t = NOW
-    for i in range(auth.FREE_FAILURES):
+    for i in range(throttle.ACCOUNT_FREE):
         with pytest.raises(auth.SignInRefused) as err:
-            auth.sign_in(store, "alice", f"guess-{i}", t)
+            auth.sign_in(store, "alice", f"guess-{i}", address=f"10.0.0.{i}", now=t)
         assert not isinstance(err.value, auth.SignInThrottled)
         t += timedelta(seconds=1)
     last_failure = t - timedelta(seconds=1)
-    # Now even the right password is not checked until the delay has passed.
-    with pytest.raises(auth.SignInThrottled) as err:
-        auth.sign_in(store, "alice", PASSWORD, t)
-    assert err.value.retry_after == last_failure + auth.BASE_DELAY - t
-    # Another name is not affected.
+    # now even the right password is not checked until the delay has passed — from any address
+    with pytest.raises(auth.SignInThrottled, match="for this account") as err:
+        auth.sign_in(store, "alice", PASSWORD, address="192.168.1.7", now=t)
+    assert err.value.retry_after == last_failure + throttle.ACCOUNT_BASE_DELAY - t
+    # another name is not affected
     auth.add_user(store, "bob", PASSWORD, Role.VIEWER, SYSTEM)
-    assert auth.sign_in(store, "bob", PASSWORD, t).username == "bob"
-    # After the delay one more wrong guess doubles it.
-    t = last_failure + auth.BASE_DELAY
-    with pytest.raises(auth.SignInRefused):
-        auth.sign_in(store, "alice", "guess-6", t)
+    assert auth.sign_in(store, "bob", PASSWORD, address="10.0.0.1", now=t).username == "bob"
+    # a long attack only ever costs the owner a short wait
+    for _ in range(12):
+        t += throttle.ACCOUNT_MAX_DELAY
+        with pytest.raises(auth.SignInRefused):
+            auth.sign_in(store, "alice", "attack", address="203.0.113.9", now=t)
     with pytest.raises(auth.SignInThrottled) as err:
-        auth.sign_in(store, "alice", PASSWORD, t + auth.BASE_DELAY)
-    assert err.value.retry_after == auth.BASE_DELAY
-    # Once the doubled delay is over, the right password works, and success clears the count.
-    t += 2 * auth.BASE_DELAY
-    assert auth.sign_in(store, "alice", PASSWORD, t).username == "alice"
+        auth.sign_in(store, "alice", PASSWORD, address="192.168.1.7", now=t + timedelta(seconds=1))
+    assert err.value.retry_after <= throttle.ACCOUNT_MAX_DELAY
+    owner_at = t + throttle.ACCOUNT_MAX_DELAY
+    assert auth.sign_in(store, "alice", PASSWORD, address="192.168.1.7", now=owner_at).username == "alice"
+    # success clears the account's count
     with pytest.raises(auth.SignInRefused) as err:
-        auth.sign_in(store, "alice", "one-more-typo", t + timedelta(seconds=1))
+        auth.sign_in(store, "alice", "one-more-typo", address="192.168.1.7", now=owner_at + timedelta(seconds=1))
     assert not isinstance(err.value, auth.SignInThrottled)
 
 
-def test_failures_older_than_the_window_are_forgotten_and_delay_is_capped(store):
-    auth.add_user(store, "alice", PASSWORD, Role.VIEWER, SYSTEM)
-    with store.unit_of_work() as uow:
-        for i in range(40):
-            uow.execute('INSERT INTO sign_in_attempts VALUES (?, ?, false)', ["alice", NOW + timedelta(seconds=i)])
-        uow.commit()
+def test_an_address_is_refused_before_any_password_is_checked(store, monkeypatch):
+    checked = []
+    import exq_core.auth.sessions as sessions_module
+    real = sessions_module.verify_password
+    monkeypatch.setattr(sessions_module, "verify_password", lambda p, h: checked.append(1) or real(p, h))
+    monkeypatch.setattr(sessions_module, "burn_time", lambda p: checked.append(1))
+    t = NOW
+    for i in range(throttle.ADDRESS_FREE):
+        with pytest.raises(auth.SignInRefused):
+            auth.sign_in(store, f"user{i}", "guess", address="198.51.100.4", now=t)
+    assert len(checked) == throttle.ADDRESS_FREE
+    with pytest.raises(auth.SignInThrottled, match="from this address"):
+        auth.sign_in(store, "sam", TEST_PASSWORD, address="198.51.100.4", now=t)
+    assert len(checked) == throttle.ADDRESS_FREE                 # no bcrypt for a refused try
+    assert auth.sign_in(store, "sam", TEST_PASSWORD, address="198.51.100.5", now=t).username == "sam"
+    # the window passes: the address may try again, and old rows are pruned
+    later = t + throttle.WINDOW + timedelta(seconds=1)
+    assert auth.sign_in(store, "sam", TEST_PASSWORD, address="198.51.100.4", now=later).username == "sam"
     with store.read() as cur:
-        assert auth.throttle_delay(cur, "alice", NOW + timedelta(seconds=40)) <= auth.MAX_DELAY
-    later = NOW + timedelta(seconds=40) + auth.FAILURE_WINDOW
-    assert auth.sign_in(store, "alice", PASSWORD, later).username == "alice"
+        assert cur.scalar("SELECT count(*) FROM sign_in_throttle WHERE last_failure < ?",
+                          [later - throttle.WINDOW]) == 0
+
+
+def test_parallel_tries_all_count(store):
+    """Ten tries at once, five allowed: at most five reach the password check."""
+    from concurrent.futures import ThreadPoolExecutor
+    auth.add_user(store, "alice", PASSWORD, Role.VIEWER, SYSTEM)
+    results = []
+
+    def attempt(i):
+        try:
+            auth.sign_in(store, "alice", f"guess-{i}", address=f"10.1.0.{i}", now=NOW)
+            return "ok"
+        except auth.SignInThrottled:
+            return "throttled"
+        except auth.SignInRefused:
+            return "checked"
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(attempt, range(10)))
+    assert results.count("checked") == throttle.ACCOUNT_FREE and results.count("throttled") == 10 - throttle.ACCOUNT_FREE
+
+
+# -- sessions -----------------------------------------------------------------------------------------
+
+def test_a_session_survives_until_signed_out_or_idle(store):
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    sid = sessions.start(store, alice, via="password", address="10.0.0.1", now=NOW)
+    cookie = sessions.cookie_value(store, sid)
+    assert sessions.session_from_cookie(store, cookie) == sid
+    assert sessions.session_from_cookie(store, cookie[:-2] + "xx") is None            # the signature holds
+    assert sessions.resume(store, sid, now=NOW + timedelta(hours=11)) == alice          # and is touched
+    assert sessions.resume(store, sid, now=NOW + timedelta(hours=22)) == alice          # 11 h since last use
+    assert sessions.resume(store, sid, now=NOW + timedelta(hours=35)) is None          # idle > 12 h
+    sid = sessions.start(store, alice, via="password", now=NOW)
+    sessions.end(store, sid)
+    assert sessions.resume(store, sid, now=NOW) is None
+
+
+@pytest.mark.parametrize("change", [
+    lambda s: auth.set_password(s, "alice", "a-new-password-1", SYSTEM),
+    lambda s: auth.set_role(s, "alice", Role.VIEWER, SYSTEM),
+    lambda s: auth.set_disabled(s, "alice", True, SYSTEM),
+])
+def test_an_account_change_ends_every_session_of_the_person(store, change):
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    tabs = [sessions.start(store, alice, via="password", now=NOW) for _ in range(3)]
+    change(store)
+    assert [sessions.resume(store, sid, now=NOW) for sid in tabs] == [None, None, None]
+
+
+def test_changing_your_own_password_keeps_this_session_and_ends_the_others(store):
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    here, there = (sessions.start(store, alice, via="password", now=NOW) for _ in range(2))
+    with pytest.raises(auth.SignInRefused):
+        auth.change_own_password(store, alice, "not-my-password", "a-brand-new-one", keep_session=here)
+    auth.change_own_password(store, alice, PASSWORD, "a-brand-new-one", keep_session=here)
+    assert sessions.resume(store, here, now=NOW) == alice and sessions.resume(store, there, now=NOW) is None
+    assert auth.sign_in(store, "alice", "a-brand-new-one", now=NOW) == alice
+    with pytest.raises(auth.SignInRefused):
+        auth.sign_in(store, "alice", PASSWORD, now=NOW)
 
 
 def test_disabled_account_cannot_sign_in_and_its_session_ends(store):
     auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM)
-    session = auth.sign_in(store, "alice", PASSWORD, NOW)
+    session = auth.sign_in(store, "alice", PASSWORD, now=NOW)
     assert auth.session_actor(store, session) == session
     auth.set_disabled(store, "alice", True, SYSTEM)
     assert auth.session_actor(store, session) is None
     with pytest.raises(auth.SignInRefused, match="disabled"):
-        auth.sign_in(store, "alice", PASSWORD, NOW)
+        auth.sign_in(store, "alice", PASSWORD, now=NOW)
     auth.set_disabled(store, "alice", False, SYSTEM)
     assert auth.session_actor(store, session) == session
     assert auth.session_actor(store, Actor(username="ghost", role=Role.MANAGER)) is None
 
 
-def test_a_new_role_applies_to_the_running_session(store):
-    auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM)
-    session = auth.sign_in(store, "alice", PASSWORD, NOW)
-    auth.set_role(store, "alice", Role.VIEWER, SYSTEM)
-    assert auth.session_actor(store, session) == Actor(username="alice", role=Role.VIEWER)
-
-
 def test_the_last_active_manager_cannot_be_demoted_or_disabled(store):
+    with pytest.raises(auth.LastManager):
+        auth.set_role(store, "maria", Role.REVIEWER, SYSTEM)         # the store's one manager
     auth.add_user(store, "boss", PASSWORD, Role.MANAGER, SYSTEM)
+    auth.set_role(store, "maria", Role.REVIEWER, SYSTEM)
     with pytest.raises(auth.LastManager):
         auth.set_role(store, "boss", Role.REVIEWER, SYSTEM)
     with pytest.raises(auth.LastManager):
@@ -213,31 +283,40 @@ def test_the_last_active_manager_cannot_be_demoted_or_disabled(store):
         auth.set_role(store, "deputy", Role.VIEWER, SYSTEM)
 
 
-def test_change_own_password_needs_the_current_one(store):
-    auth.add_user(store, "alice", PASSWORD, Role.VIEWER, SYSTEM)
-    me = Actor(username="alice", role=Role.VIEWER)
-    with pytest.raises(auth.SignInRefused):
-        auth.change_own_password(store, me, "not-my-password", "a-brand-new-one")
-    auth.change_own_password(store, me, PASSWORD, "a-brand-new-one")
-    assert auth.sign_in(store, "alice", "a-brand-new-one", NOW) == me
-    with pytest.raises(auth.SignInRefused):
-        auth.sign_in(store, "alice", PASSWORD, NOW)
+def test_every_account_change_is_audited_with_who_when_and_from_to(store, manager):
+    auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, manager, now=NOW)
+    auth.set_role(store, "alice", Role.VIEWER, manager, now=NOW + timedelta(minutes=1))
+    auth.set_disabled(store, "alice", True, manager, now=NOW + timedelta(minutes=2))
+    auth.set_disabled(store, "alice", False, manager, now=NOW + timedelta(minutes=3))
+    auth.set_password(store, "alice", "reset-password-9", manager, now=NOW + timedelta(minutes=4))
+    auth.invite(store, "New.Person@Example.com", Role.REVIEWER, manager, now=NOW + timedelta(minutes=5))
+    events = [(e["actor"], e["username"], e["action"], e["from_value"], e["to_value"])
+              for e in reversed(auth.account_events(store, manager))]
+    assert events[-6:] == [("maria", "alice", "added", None, "reviewer"),
+                           ("maria", "alice", "role changed", "reviewer", "viewer"),
+                           ("maria", "alice", "disabled", "active", "disabled"),
+                           ("maria", "alice", "enabled", "disabled", "active"),
+                           ("maria", "alice", "password reset", None, "new password"),
+                           ("maria", "new.person@example.com", "invited", None, "reviewer")]
+    assert "reset-password-9" not in str(auth.account_events(store, manager))
+    with pytest.raises(NotPermitted):
+        auth.account_events(store, Actor(username="sam", role=Role.REVIEWER))
 
 
 def test_no_plaintext_password_in_any_table_or_the_file(store, tmp_path):
     auth.add_user(store, "alice", PASSWORD, Role.VIEWER, SYSTEM)
     auth.set_password(store, "alice", PASSWORD + "-2", SYSTEM)
-    auth.sign_in(store, "alice", PASSWORD + "-2", NOW)
+    auth.sign_in(store, "alice", PASSWORD + "-2", now=NOW)
     for guess in (PASSWORD, PASSWORD + "-3"):
         with pytest.raises(auth.SignInRefused):
-            auth.sign_in(store, "alice", guess, NOW)
+            auth.sign_in(store, "alice", guess, now=NOW)
     with pytest.raises(auth.AccountInvalid) as err:
         auth.add_user(store, "bob", PASSWORD + "x" * 80, Role.VIEWER, SYSTEM)
     assert PASSWORD not in str(err.value)
     with store.read() as cur:
         tables = [r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()]
         dump = "".join(str(cur.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables)
-        (stored,) = cur.execute("SELECT password_hash FROM users").fetchone()
+        (stored,) = cur.execute("SELECT password_hash FROM users WHERE username = 'alice'").fetchone()
     assert "s3cret" not in dump
     assert stored.startswith("$2b$") and auth.verify_password(PASSWORD + "-2", stored)
     store.checkpoint()
@@ -246,30 +325,59 @@ def test_no_plaintext_password_in_any_table_or_the_file(store, tmp_path):
     assert b"s3cret" not in raw
 
 
-def test_an_oidc_identity_maps_to_its_local_account_or_is_refused(store):
-    auth.add_user(store, "vic@example.com", None, Role.VIEWER, SYSTEM)       # OIDC only: no local password
-    auth.add_user(store, "sam", PASSWORD, Role.REVIEWER, SYSTEM)
-    assert auth.sign_in_external(store, {"is_logged_in": True, "email": "Vic@Example.com"}, NOW) == \
-        Actor(username="vic@example.com", role=Role.VIEWER)
-    assert auth.sign_in_external(store, {"email": "sam@corp.test", "preferred_username": "sam"}, NOW).role \
-        is Role.REVIEWER
-    with pytest.raises(auth.SignInRefused, match="has no exq account"):
-        auth.sign_in_external(store, {"email": "stranger@example.com"}, NOW)
-    with pytest.raises(auth.SignInRefused, match="has no exq account"):   # unverified e-mail is not trusted
-        auth.sign_in_external(store, {"email": "vic@example.com", "email_verified": False}, NOW)
-    with pytest.raises(auth.SignInRefused):                               # OIDC-only has no password
-        auth.sign_in(store, "vic@example.com", auth.NO_PASSWORD, NOW)
-    auth.set_disabled(store, "vic@example.com", True, SYSTEM)
+# -- single sign-on -----------------------------------------------------------------------------------
+
+ISSUER = "https://idp.example.test"
+
+
+def identity(sub, email, verified=True, **extra):
+    return {"iss": ISSUER, "sub": sub, "email": email, "email_verified": verified, **extra}
+
+
+def test_sso_binds_by_subject_and_never_matches_a_password_account_by_name(store, manager):
+    # the provider calls someone "admin"/"maria": nothing follows from a name
+    with pytest.raises(auth.SignInRefused, match="no exq account"):
+        auth.sign_in_external(store, identity("u-1", "maria@example.com", preferred_username="maria"), domains=set())
+    with pytest.raises(auth.SignInRefused, match="no exq account"):
+        auth.sign_in_external(store, identity("u-2", "x@example.com", preferred_username="admin"), domains=set())
+    # an invitation lets one verified address in, bound to its subject from then on
+    auth.invite(store, "Vic.New@Example.com", Role.REVIEWER, manager)
+    first = auth.sign_in_external(store, identity("u-3", "vic.new@example.com"), domains=set())
+    assert first == Actor(username="vic.new@example.com", role=Role.REVIEWER)
+    # the same subject again, whatever e-mail it now shows
+    assert auth.sign_in_external(store, identity("u-3", "changed@elsewhere.test"), domains=set()) == first
+    # the invitation is used up: another subject claiming that address gets nothing
+    with pytest.raises(auth.SignInRefused):
+        auth.sign_in_external(store, identity("u-4", "vic.new@example.com"), domains=set())
+    with store.read() as cur:
+        assert cur.execute("SELECT oidc_issuer, oidc_subject FROM users WHERE username = ?",
+                           [first.username]).fetchone() == (ISSUER, "u-3")
+
+
+def test_an_unverified_email_is_never_trusted(store, manager):
+    auth.invite(store, "eve@example.com", Role.MANAGER, manager)
+    for verified in (False, None, "false"):
+        with pytest.raises(auth.SignInRefused, match="not.*verified|verified"):
+            auth.sign_in_external(store, identity("u-9", "eve@example.com", verified=verified), domains=set())
+
+
+def test_an_allow_listed_domain_gets_viewers_and_a_disabled_sso_account_is_out(store):
+    actor = auth.sign_in_external(store, identity("d-1", "someone@corp.example"), domains={"corp.example"})
+    assert actor.role is Role.VIEWER
+    with pytest.raises(auth.SignInRefused):
+        auth.sign_in_external(store, identity("d-2", "someone@evil.example"), domains={"corp.example"})
+    auth.set_disabled(store, actor.username, True, SYSTEM)
     with pytest.raises(auth.SignInRefused, match="disabled"):
-        auth.sign_in_external(store, {"email": "vic@example.com"}, NOW)
+        auth.sign_in_external(store, identity("d-1", "someone@corp.example"), domains={"corp.example"})
 
 
-def test_first_manager_is_created_once_with_a_private_file(store, tmp_path):
+def test_first_manager_is_created_once_with_a_private_file(tmp_path):
+    store = open_store(tmp_path / "new.duckdb")
     username, password, path = auth.ensure_first_manager(store, tmp_path)
     assert username == "admin" and len(password) >= 12
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert password in path.read_text()
-    assert auth.sign_in(store, "admin", password, NOW).role is Role.MANAGER
+    assert auth.sign_in(store, "admin", password, now=NOW).role is Role.MANAGER
     assert auth.ensure_first_manager(store, tmp_path) is None
 
 
@@ -308,7 +416,7 @@ def test_cli_user_commands(tmp_path, monkeypatch, capsys):
     code, out, _ = _cli(monkeypatch, capsys, "user", "list", "--db", db)
     assert "bob" in out and "boss" in out and "$2b$" not in out
     with open_store(db) as store:
-        assert auth.sign_in(store, "bob", "another-password", NOW).role is Role.VIEWER
+        assert auth.sign_in(store, "bob", "another-password", now=NOW).role is Role.VIEWER
     code, _, err = _cli(monkeypatch, capsys, "user", "disable", "boss", "--db", db)
     assert code == 2 and "last active manager" in err
 

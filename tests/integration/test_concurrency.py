@@ -12,6 +12,7 @@ import pytest
 from exq_core import queries, services
 from exq_core.errors import CaseClaimed, StaleCase, TransitionNotAllowed
 from exq_core.ingest import import_file
+from tests.accounts import ensure_accounts
 from exq_core.models import Actor, DecisionRequest, Role, State
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
@@ -57,6 +58,7 @@ def test_twenty_claims_on_one_case_have_one_winner(store, case_ids):
     case_id = case_ids[0]
     events = table_count(store, "events")
     actors = [Actor(username=f"r{i}", role=Role.REVIEWER) for i in range(THREADS)]
+    ensure_accounts(store, *actors)
     results = run_threads(lambda i: services.claim(store, case_id, actors[i], NOW))
     wins = [r for kind, r in results if kind == "ok"]
     losses = [r for kind, r in results if kind == "error"]
@@ -104,6 +106,7 @@ def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
     events_before = table_count(store, "events")
     decisions_before = table_count(store, "decisions")
     actors = [Actor(username=f"m{i}", role=Role.MANAGER) for i in range(THREADS)]
+    ensure_accounts(store, *actors)
     stop = threading.Event()
     read_errors: list = []
 

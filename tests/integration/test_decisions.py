@@ -13,6 +13,8 @@ from exq_core.ingest import import_file
 from exq_core.models import Actor, DecisionRequest, Role, State, SuggestionRef
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
+from tests.accounts import ensure_accounts
+
 from .conftest import snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
@@ -23,6 +25,7 @@ LEE = Actor(username="lee", role=Role.REVIEWER)
 @pytest.fixture
 def cases(store, feed):
     """Three open payment cases: {name: case_id}."""
+    ensure_accounts(store, LEE)
     import_file(store, feed([{"order_id": f"P{i}", "payment_status": "failed"} for i in range(3)]),
                 rules=RULES, now=NOW)
     with store.read() as cur:

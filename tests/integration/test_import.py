@@ -12,7 +12,9 @@ from exq_core.errors import FeedError, FeedInvalid, NotPermitted
 from exq_core.ingest import import_file
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
-from .conftest import counts, snapshot
+from tests.ingest_support import list_imports
+
+from .conftest import counts, only_logged, snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)
@@ -93,9 +95,10 @@ def test_reimporting_the_same_file_changes_nothing(store, feed):
     first = load(store, path)
     before = snapshot(store)
     again = load(store, path)
-    assert again.status == "duplicate" and again.import_id == first.import_id
-    assert "already imported" in again.message
-    assert snapshot(store) == before
+    assert again.status == "unchanged" and again.import_id == first.import_id + 1     # logged, as unchanged
+    assert f"already imported as source feed (import #{first.import_id}" in again.message
+    assert only_logged(before, snapshot(store))
+    assert list_imports(store, limit=1)[0]["status"] == "unchanged"
 
 
 def test_the_same_snapshots_in_another_file_change_no_order_or_case(store, feed, tmp_path):
@@ -113,8 +116,8 @@ def test_a_copy_of_an_imported_file_is_a_duplicate(store, feed, tmp_path):
     copy = tmp_path / "renamed.csv"
     shutil.copy(path, copy)
     before = snapshot(store)
-    assert load(store, copy).status == "duplicate"
-    assert snapshot(store) == before
+    assert load(store, copy).status == "unchanged"
+    assert only_logged(before, snapshot(store))
 
 
 def test_the_same_order_ids_from_another_source_are_other_orders(store, feed):

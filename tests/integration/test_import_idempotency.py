@@ -16,7 +16,7 @@ from exq_core.demo import write_feed as write_demo_feed
 from exq_core.ingest import import_file
 from exq_core.store import open_store
 from tests.conftest import ROOT
-from tests.integration.conftest import snapshot
+from tests.integration.conftest import only_logged, snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0)
 
@@ -27,8 +27,8 @@ def test_the_same_file_twice_changes_nothing(store, feed):
     assert first.status == "imported" and first.cases_new == 1
     before = snapshot(store)
     again = import_file(store, path, now=datetime(2026, 11, 28))
-    assert again.status == "duplicate" and again.import_id == first.import_id
-    assert snapshot(store) == before                       # not even an imports row
+    assert again.status == "unchanged" and again.import_id == first.import_id + 1
+    assert only_logged(before, snapshot(store))            # nothing but the import's own log row
 
 
 def test_the_same_content_under_another_name_is_the_same_file(store, feed, tmp_path):
@@ -37,8 +37,8 @@ def test_the_same_content_under_another_name_is_the_same_file(store, feed, tmp_p
     copy = tmp_path / "renamed.csv"
     copy.write_bytes(path.read_bytes())
     before = snapshot(store)
-    assert import_file(store, copy).status == "duplicate"
-    assert snapshot(store) == before
+    assert import_file(store, copy).status == "unchanged"
+    assert only_logged(before, snapshot(store))
 
 
 def test_an_older_snapshot_never_overwrites_a_newer_one(store, feed):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from exq_core.ingest.inbox import InboxWatcher, inbox_dir, inbox_files, pending_
 from tests.ingest_support import count_rejects, list_imports, rejected_rows, rejects_frame
 from tests.conftest import ROOT
 from tests.ingest_support import order, write_shopify
-from tests.integration.conftest import snapshot, write_feed
+from tests.integration.conftest import only_logged, snapshot, write_feed
 
 
 @pytest.fixture
@@ -49,11 +50,59 @@ def test_a_good_file_is_imported_and_moved_to_done(store, inbox):
     assert "new cases 1 (fraud_risk 1)" in results[0].message
 
 
-def test_a_shopify_export_is_detected_in_the_inbox(store, inbox):
-    age(write_shopify(inbox / "orders_export.csv", order("#1", 1, 2), order("#2", 1, risk="High")))
+def test_a_shopify_export_is_imported_as_the_store_its_folder_names(store, inbox):
+    (inbox / "berlin-shop").mkdir()
+    age(write_shopify(inbox / "berlin-shop" / "orders_export.csv", order("#1", 1, 2), order("#2", 1, risk="High")))
     results = process_inbox(store, inbox)
-    assert results[0].status == "imported"
-    assert list_imports(store, limit=1)[0]["format"] == "shopify"
+    assert [(r.status, r.source) for r in results] == [("imported", "berlin-shop")]
+    last = list_imports(store, limit=1)[0]
+    assert (last["format"], last["source"], last["actor"]) == ("shopify", "berlin-shop", "inbox")
+    assert (inbox / "berlin-shop" / "done" / "orders_export.csv").exists()
+
+
+def test_a_shopify_export_without_a_store_folder_is_refused_with_how_to_name_it(store, inbox):
+    age(write_shopify(inbox / "orders_export.csv", order("#1", 1)))
+    [result] = process_inbox(store, inbox)
+    assert result.status == "failed" and "does not name its store" in result.message
+    report = (inbox / "failed" / "orders_export.csv.report.txt").read_text()
+    assert "inbox/my-shop/" in report
+    assert list_imports(store, limit=1)[0]["status"] == "failed"
+
+
+def test_a_folder_settings_file_gives_the_mapping_and_encoding(store, inbox, tmp_path):
+    from exq_core.ingest.mapping import MappingSpec, save_mapping
+    from exq_core.models import SYSTEM
+    save_mapping(store, MappingSpec(name="erp", columns={"Nr": "order_id", "Datum": "placed_at",
+                                                         "Betrag": "order_total"},
+                                    date_format="%d.%m.%Y", decimal_comma=True), SYSTEM)
+    (inbox / "erp-de").mkdir()
+    (inbox / "erp-de" / "exq-inbox.toml").write_text('mapping = "erp"\nencoding = "latin-1"\n')
+    (inbox / "erp-de" / "export.csv").write_bytes("Nr;Datum;Betrag;Kunde\nA-1;27.11.2026;1.234,50;Müller\n".encode("latin-1"))
+    age(inbox / "erp-de" / "export.csv")
+    [result] = process_inbox(store, inbox)
+    assert (result.status, result.source) == ("imported", "erp-de"), result.message
+    with store.read() as cur:
+        assert cur.execute("SELECT source, order_id, order_total FROM orders").fetchall() == \
+            [("erp-de", "A-1", Decimal("1234.500"))]
+
+
+def test_a_broken_settings_file_fails_the_folder_files_with_its_reason(store, inbox):
+    (inbox / "shop").mkdir()
+    (inbox / "shop" / "exq-inbox.toml").write_text('mapping = 7\nskip = "yes"\n')
+    age(write_feed(inbox / "shop" / "a.csv", [{"order_id": "A"}]))
+    [result] = process_inbox(store, inbox)
+    assert result.status == "failed" and "exq-inbox.toml is not valid" in result.message
+
+
+def test_symlinks_and_other_non_files_are_left_alone(store, inbox, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("root:x:0:0\n")
+    (inbox / "link.csv").symlink_to(secret)
+    (inbox / "dir.csv").mkdir()
+    age(inbox / "link.csv")
+    assert process_inbox(store, inbox) == []
+    assert inbox_files(inbox)["waiting"] == []
+    assert (inbox / "link.csv").is_symlink() and secret.read_text() == "root:x:0:0\n"
 
 
 def test_a_bad_file_is_refused_whole_and_moved_aside_with_its_report(store, inbox):
@@ -84,7 +133,7 @@ def test_the_same_file_again_changes_nothing_and_is_done(store, inbox):
     before = snapshot(store)
     age(write_feed(inbox / "orders.csv", [{"order_id": "A"}]))     # the same export, dropped again
     results = process_inbox(store, inbox)
-    assert results[0].status == "duplicate" and snapshot(store) == before
+    assert results[0].status == "unchanged" and only_logged(before, snapshot(store))
     done = sorted(p.name for p in (inbox / "done").iterdir())
     assert len(done) == 2 and done[1] == "orders.csv" and done[0].endswith("-orders.csv")   # nothing overwritten
 

@@ -162,7 +162,7 @@ def test_cli_mapping_save_list_show_and_import(store, erp_file, tmp_path, capsys
     assert '"Order No" = "order_id"' in capsys.readouterr().out
     assert main(["import", str(erp_file), "--mapping", "acme-erp", "--db", db, "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "erp-export.csv: import #1 imported: 3 rows" in out
+    assert "erp-export.csv (source acme-erp): import #1 imported: 3 rows" in out
     assert main(["import", str(erp_file), "--mapping", "acme-erp", "--db", db, "--quiet"]) == 0
     assert "already imported" in capsys.readouterr().out
 

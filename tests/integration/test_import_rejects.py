@@ -28,15 +28,32 @@ def test_skip_invalid_imports_the_valid_rows_and_keeps_the_rejects(store, feed, 
     assert (record["status"], record["rejected"], record["actor"]) == ("partial", 2, "maria")
 
 
-def test_rejects_export_as_csv_with_formula_text_made_inert(store, feed, tmp_path):
-    path = feed([{"order_id": "X", "order_total": "-1", "customer_message": "=cmd|' /C calc'!A0"}])
+def test_rejects_export_the_whole_rows_as_written_and_import_again_after_fixing(store, feed, tmp_path):
+    """The rejects of an import come back as the file's own rows (its columns, its values as written), plus
+    exq_line and exq_errors; fix the values and the same file imports (the two extra columns are ignored)."""
+    path = mixed(feed)
     result = import_file(store, path, skip_invalid=True)
-    assert result.rejected == 1
-    rows = list(csv.DictReader(io.StringIO(rejects_csv(store, result.import_id).decode())))
-    assert rows == [{"import_id": str(result.import_id), "file_name": "feed.csv", "line": "2",
-                     "column_name": "order_total", "value": "'-1", "reason": "order_total must not be negative"}]
+    columns, rows = rejected_rows(store, result.import_id)
+    assert columns[:3] == ["order_id", "placed_at", "order_total"] and columns[-2:] == ["exq_line", "exq_errors"]
+    by_id = {r[0]: dict(zip(columns, r)) for r in rows}
+    assert set(by_id) == {"X1", "X2"}
+    assert (by_id["X1"]["order_total"], by_id["X1"]["placed_at"], by_id["X1"]["exq_line"]) == ("-1", "never", 3)
+    assert "order_total: order_total must not be negative" in by_id["X1"]["exq_errors"]
+    assert by_id["X2"]["customer_message"] == '=HYPERLINK("http://evil")' and by_id["X2"]["currency"] == "dollars"
+    # fix them in a spreadsheet, drop them in again
     out = tmp_path / "rejects.csv"
-    assert export_rejects(store, out) == 1 and out.read_bytes() == rejects_csv(store)
+    from exq_core.exports import write_csv
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        write_csv(fh, columns, rows)
+    text = out.read_text()
+    assert "'=HYPERLINK" in text                                     # a spreadsheet does not run it
+    fixed = text.replace(",-1,", ",10.00,").replace(",never,", ",2026-11-27T08:00:00Z,").replace(",dollars,", ",USD,")
+    (tmp_path / "fixed.csv").write_text(fixed)
+    again = import_file(store, tmp_path / "fixed.csv")
+    assert again.status == "imported" and again.orders_new == 2, again.report.summary()
+    assert any("exq_line" in w and "exq_errors" in w for w in again.report.warnings)
+    with store.read() as cur:
+        assert sorted(r[0] for r in cur.execute("SELECT order_id FROM orders").fetchall()) == ["G1", "G2", "X1", "X2"]
 
 
 def test_cli_lists_and_exports_rejects(store, feed, tmp_path, capsys):
@@ -45,16 +62,18 @@ def test_cli_lists_and_exports_rejects(store, feed, tmp_path, capsys):
     store.close()
     assert main(["import", str(path), "--skip-invalid", "--db", db, "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert "mixed.csv: import #1 partial: 4 rows; orders 2 new" in captured.out
+    assert "mixed.csv (source feed): import #1 partial: 4 rows; orders 2 new" in captured.out
     assert "2 rejected" in captured.out and "rejects --import 1" in captured.err
     assert main(["rejects", "--import", "1", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "import #1 mixed.csv:3 column order_total '-1': order_total must not be negative" in out
     assert "mixed.csv:5 column currency 'dollars'" in out
     target = tmp_path / "out.csv"
-    assert main(["rejects", "--out", str(target), "--db", db]) == 0
-    assert "wrote 3 rejected value(s)" in capsys.readouterr().out
-    assert len(list(csv.DictReader(target.open()))) == 3
+    assert main(["rejects", "--import", "1", "--out", str(target), "--db", db]) == 0
+    assert "wrote 2 rejected row(s)" in capsys.readouterr().out
+    rows = list(csv.DictReader(target.open()))
+    assert [r["order_id"] for r in rows] == ["X1", "X2"] and rows[1]["customer_message"].startswith("'=")
+    assert main(["rejects", "--out", str(target), "--db", db]) == 2          # which import's rows?
     assert main(["rejects", "--import", "99", "--db", db]) == 0
     assert "no rejects for import #99" in capsys.readouterr().out
 

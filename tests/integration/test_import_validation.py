@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+from decimal import Decimal
+
 import pytest
 
 from exq_core.cli import main
@@ -79,10 +81,38 @@ def test_text_of_exactly_10000_characters_is_fine(store, feed):
     assert result.orders_new == 1
 
 
-def test_duplicate_order_ids_in_one_file(store, feed):
-    report = refused(store, feed([{"order_id": "D1"}, {"order_id": "D2"}, {"order_id": "D1"}]))
-    assert [(e.line, e.column, e.value) for e in report.errors] == [(4, "order_id", "D1")]
-    assert "duplicate order_id in this file (first at line 2)" in report.errors[0].reason
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_two_snapshots_of_one_order_in_one_file_the_newest_wins(store, feed, skip_invalid):
+    rows = [{"order_id": "D1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "10.00"},
+            {"order_id": "D2"},
+            {"order_id": "D1", "updated_at": "2026-11-27T09:00:00Z", "order_total": "99.00"},    # older
+            {"order_id": "D1", "updated_at": "2026-11-27T08:00:00Z", "order_total": "5.00"}]      # older still
+    result = import_file(store, feed(rows), skip_invalid=skip_invalid)
+    assert (result.status, result.orders_new, result.older_in_file, result.rejected) == ("imported", 2, 2, 0)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_total FROM orders WHERE order_id = 'D1'").fetchone()[0] == Decimal("10.000")
+    assert any("2 older snapshot(s)" in w for w in result.report.warnings)
+
+
+def test_two_different_snapshots_at_the_same_time_are_one_conflict(store, feed):
+    rows = [{"order_id": "C1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "10.00"},
+            {"order_id": "C1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "12.00"},
+            {"order_id": "C1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "10.00"},   # a copy of line 2
+            {"order_id": "C2"}]
+    report = refused(store, feed(rows))
+    assert {(e.line, e.column) for e in report.errors} == {(2, "updated_at"), (3, "updated_at")}
+    assert all("conflict: lines 2, 3, 4 are different snapshots of order C1 with the same updated_at" in e.reason
+               for e in report.errors)
+    assert "older" not in report.summary()
+    result = import_file(store, feed(rows, "again.csv"), skip_invalid=True)
+    assert (result.orders_new, result.conflicts, result.rejected) == (1, 1, 2)
+    with store.read() as cur:
+        assert [r[0] for r in cur.execute("SELECT order_id FROM orders").fetchall()] == ["C2"]
+
+
+def test_identical_copies_of_a_row_are_one_snapshot(store, feed):
+    result = import_file(store, feed([{"order_id": "K1"}, {"order_id": "K1"}, {"order_id": " K1 "}]))
+    assert (result.orders_new, result.conflicts, result.rejected) == (1, 0, 0)
 
 
 def test_the_report_lists_the_first_50_errors_and_counts_the_rest(store, feed):
@@ -153,10 +183,27 @@ def test_a_file_that_is_not_csv_at_all(store, tmp_path, name, payload, what):
     failed(store, path, f"not a CSV file.*{what}")
 
 
-def test_a_json_lines_file_that_is_not_json(store, tmp_path):
+def test_a_broken_json_line_is_named_and_can_be_skipped(store, tmp_path):
     path = tmp_path / "orders.jsonl"
-    path.write_text('{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5}\n{not json\n')
+    path.write_text('{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5}\n{not json\n\n'
+                    '["a list"]\n{"order_id": "J2", "placed_at": "2026-11-20T11:00:00Z", "order_total": "7.50"}\n')
+    report = refused(store, path)
+    assert [(e.line, e.column) for e in report.errors] == [(2, "line"), (4, "line")]
+    assert "not valid JSON" in report.errors[0].reason and "not a JSON object" in report.errors[1].reason
+    result = import_file(store, path, skip_invalid=True)
+    assert (result.status, result.orders_new, result.rejected) == ("partial", 2, 2)
+
+
+def test_a_file_with_no_json_object_at_all(store, tmp_path):
+    path = tmp_path / "orders.jsonl"
+    path.write_text("{not json\nstill not\n")
     failed(store, path, "JSON")
+
+
+def test_a_cell_of_any_size_gets_the_per_value_error(store, feed):
+    report = refused(store, feed([{"order_id": "BIG", "customer_message": "x" * 6_000_000}, {"order_id": "OK"}]))
+    assert [(e.line, e.column) for e in report.errors] == [(2, "customer_message")]
+    assert "longer than 10,000 characters" in report.errors[0].reason
 
 
 def test_a_parquet_file_that_is_not_parquet(store, tmp_path):

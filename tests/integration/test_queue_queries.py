@@ -8,7 +8,8 @@ import pytest
 
 from exq_core import queries, services
 from exq_core.errors import ExqError
-from exq_core.models import AGE_BANDS, BUCKETS, Actor, Role
+from tests.accounts import ensure_accounts
+from exq_core.models import AGE_BANDS, BUCKETS, STATES, Actor, Role
 from exq_core.queries import UNASSIGNED, QueueFilter
 from exq_core.rules import load_rules
 from exq_core.store import utcnow
@@ -48,7 +49,7 @@ def test_queue_with_every_state_or_snoozed_cases_shown(demo_store):
     """No filter term uses the clock: the count query must still run."""
     now, rules = utcnow(), load_rules()
     with demo_store.read() as cur:
-        everything = queries.queue_page(cur, rules, now, QueueFilter(states=list(queries.STATES)))[1]
+        everything = queries.queue_page(cur, rules, now, QueueFilter(states=list(STATES)))[1]
         assert everything == cur.execute("SELECT count(*) FROM cases").fetchone()[0]
         shown = queries.queue_page(cur, rules, now, QueueFilter(include_waiting=True))[1]
         assert shown == cur.execute("SELECT count(*) FROM cases WHERE state <> 'resolved'").fetchone()[0]
@@ -83,6 +84,7 @@ def test_claim_next_in_a_view_of_resolved_cases_works_open_ones(demo_store, revi
 def test_claim_next_never_gives_two_people_the_same_case(demo_store):
     rules = load_rules()
     people = [Actor(username=f"r{i}", role=Role.REVIEWER) for i in range(8)]
+    ensure_accounts(demo_store, *people)
     got, errors = {}, []
 
     def work(actor):
@@ -148,6 +150,10 @@ def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
         "UPDATE orders SET customer_id = 'CUST-Zebra-77', customer_email = 'quokka@example.org', "
         "ship_name = 'Wilhelmina Okonkwo', customer_message = 'Where is my PARCEL? <b>now</b>' "
         "WHERE source = ? AND order_id = ?", [source, order_id])
+    # what an import stores with an order for searching it
+    demo_store.con.execute("UPDATE orders SET search_text = lower(concat_ws(chr(31), order_id, customer_id, "
+                           "customer_email, ship_name, customer_message)) WHERE source = ? AND order_id = ?",
+                           [source, order_id])
     with demo_store.read() as cur:
         for text in (order_id.lower(), "zebra-77", "QUOKKA@", "okonkwo", "parcel? <b>", "  wilhelmina "):
             rows, total = queries.queue_page(cur, rules, now, QueueFilter(text=text, include_waiting=True))

@@ -63,7 +63,7 @@ def test_a_shopify_export_is_detected(export, tmp_path, feed):
 
 
 def test_export_is_read_one_order_per_name_and_routed(store, export, manager):
-    result = import_file(store, export, actor=manager, now=NOW)
+    result = import_file(store, export, source="acme-shop", actor=manager, now=NOW)
     assert result.status == "imported" and result.report.format == "shopify"
     assert result.rows == 9 and result.orders_new == 9
     assert result.cases_new_by_bucket == {"fraud_risk": 1, "address_problem": 1, "vip_revenue": 1,
@@ -73,14 +73,14 @@ def test_export_is_read_one_order_per_name_and_routed(store, export, manager):
                               "#1007": "payment_mismatch", "#1009": "payment_mismatch"}
     with store.read() as cur:
         source, fmt, status = cur.execute("SELECT source, format, status FROM imports").fetchone()
-    assert (source, fmt, status) == ("shopify", "shopify", "imported")
+    assert (source, fmt, status) == ("acme-shop", "shopify", "imported")
 
 
 def test_each_field_is_mapped(store, export):
-    import_file(store, export, now=NOW)
+    import_file(store, export, source="acme-shop", now=NOW)
     o = orders_by_id(store)
     first = o["#1001"]
-    assert first["source"] == "shopify"
+    assert first["source"] == "acme-shop"
     assert first["items_ordered"] == 6                                   # 2 + 1 + 3 over three lines
     assert first["placed_at"] == datetime(2026, 11, 20, 19, 3, 11)       # -0500 → UTC
     assert first["order_total"] == Decimal("60.000") and first["currency"] == "USD"
@@ -110,7 +110,7 @@ def test_vip_needs_the_word_not_the_letters(store, tmp_path):
     path = write_shopify(tmp_path / "tags.csv",
                          order("#2001", tags="VIP"), order("#2002", tags="vip-gold, newsletter"),
                          order("#2003", tags="VIPER fans"), order("#2004", tags="wholesale"))
-    import_file(store, path, now=NOW)
+    import_file(store, path, source="acme-shop", now=NOW)
     tiers = {k: v["customer_tier"] for k, v in orders_by_id(store).items()}
     assert tiers == {"#2001": "vip", "#2002": "vip", "#2003": None, "#2004": None}
 
@@ -125,31 +125,35 @@ def test_preview_shows_orders_as_exq_reads_them(store, export):
 
 
 def test_a_later_export_updates_the_orders_and_their_cases(store, export, tmp_path):
-    import_file(store, export, now=NOW)
+    import_file(store, export, source="acme-shop", now=NOW)
     later = write_shopify(tmp_path / "orders_export_2.csv",
                           order("#1004", 1, total="120.00", risk="High", financial="voided",
                                 cancelled="2026-11-26 09:00:00 -0500"),
                           order("#1007", 1, total="99.00", financial="paid", outstanding="0.00"))
-    result = import_file(store, later, now=datetime(2026, 11, 27, 13, 0))
+    result = import_file(store, later, source="acme-shop", now=datetime(2026, 11, 27, 13, 0))
     assert result.orders_updated == 2 and result.cases_updated == 2 and result.cases_new == 0
     with store.read() as cur:
         cleared = dict(cur.execute("SELECT order_id, condition_cleared FROM cases").fetchall())
     assert cleared["#1007"] is True              # paid now: flagged, not closed
-    assert cleared["#1004"] is False             # still high risk, even cancelled
+    # canceled and voided: no money at stake, so the fraud rule no longer fires (SPEC §3) — flagged, not closed
+    assert cleared["#1004"] is True
 
 
 def test_the_same_export_twice_changes_nothing(store, export):
-    import_file(store, export, now=NOW)
+    import_file(store, export, source="acme-shop", now=NOW)
     before = snapshot(store)
-    again = import_file(store, export, now=datetime(2026, 11, 28))
-    assert again.status == "duplicate" and "already imported" in again.message
-    assert snapshot(store) == before
+    again = import_file(store, export, source="acme-shop", now=datetime(2026, 11, 28))
+    assert again.status == "unchanged" and "already imported" in again.message
+    after = snapshot(store)
+    assert {t: v for t, v in after.items() if t not in ("imports", "sequences")} == \
+        {t: v for t, v in before.items() if t not in ("imports", "sequences")}
+    assert after["imports"][0] == before["imports"][0] + 1          # the re-import is logged, as unchanged
 
 
 def test_a_quantity_error_names_its_own_line(store, tmp_path):
     path = write_shopify(tmp_path / "bad.csv", order("#3001", 1, 1), order("#3002", 1, "two", 3))
     with pytest.raises(FeedInvalid) as info:
-        import_file(store, path, now=NOW)
+        import_file(store, path, source="acme-shop", now=NOW)
     report = info.value.report
     assert report.error_count == 1 and report.invalid_rows == 1
     error = report.errors[0]
@@ -161,7 +165,7 @@ def test_a_quantity_error_names_its_own_line(store, tmp_path):
 def test_an_order_split_across_the_file_is_a_duplicate(store, tmp_path):
     path = write_shopify(tmp_path / "dup.csv", order("#4001", 1), order("#4002", 1), order("#4001", 2))
     with pytest.raises(FeedInvalid) as info:
-        import_file(store, path, now=NOW)
+        import_file(store, path, source="acme-shop", now=NOW)
     reasons = [e.reason for e in info.value.report.errors]
     assert any("duplicate order in this file" in r and "#4001" in r for r in reasons)
     assert snapshot(store)["orders"][0] == 0
@@ -170,7 +174,7 @@ def test_an_order_split_across_the_file_is_a_duplicate(store, tmp_path):
 def test_skip_invalid_keeps_the_good_orders(store, tmp_path):
     path = write_shopify(tmp_path / "mixed.csv", order("#5001", 1), order("#5002", 1, financial="bogus"),
                          order("#5003", 1, total="-4.00"))
-    result = import_file(store, path, skip_invalid=True, now=NOW)
+    result = import_file(store, path, source="acme-shop", skip_invalid=True, now=NOW)
     assert result.status == "partial" and result.rejected == 2 and set(orders_by_id(store)) == {"#5001"}
     with store.read() as cur:
         rejects = cur.execute("SELECT line, column_name, value, reason FROM rejects ORDER BY line").fetchall()
@@ -183,11 +187,47 @@ def test_not_an_orders_export_is_a_clear_error(store, tmp_path):
     path = tmp_path / "products.csv"
     path.write_text("Handle,Title,Variant SKU\nmug,Mug,MUG-1\n")
     with pytest.raises(FeedError, match="missing Shopify column.*Name.*Created at.*Total"):
-        import_file(store, path, fmt="shopify")
+        import_file(store, path, source="acme-shop", fmt="shopify")
 
 
 def test_an_order_without_lines_after_its_header_row(store, tmp_path):
     header_only = tmp_path / "empty_export.csv"
     header_only.write_text(",".join(shopify_header()) + "\n")
     with pytest.raises(FeedError, match="header but no rows"):
-        import_file(store, header_only)
+        import_file(store, header_only, source="acme-shop")
+
+
+def test_an_export_without_a_store_name_is_refused_with_how_to_name_it(store, tmp_path):
+    path = write_shopify(tmp_path / "orders_export.csv", order("#1001", 1))
+    with pytest.raises(FeedError, match="does not name its store.*--source") as info:
+        import_file(store, path)
+    assert info.value.import_id is not None            # refused imports are logged too
+
+
+def test_two_stores_with_the_same_order_numbers_never_overwrite_each_other(store, tmp_path):
+    """Three stores' exports all number their orders #1001…: each store is its own source."""
+    a = write_shopify(tmp_path / "a.csv", order("#1001", 1, total="10.00", created="2026-11-01 09:00:00 +0000"))
+    b = write_shopify(tmp_path / "b.csv", order("#1001", 2, total="999.00", created="2026-11-20 17:30:00 +0000"))
+    import_file(store, a, source="store-a", now=NOW)
+    import_file(store, b, source="store-b", now=NOW)
+    with store.read() as cur:
+        rows = cur.execute("SELECT source, order_id, order_total FROM orders ORDER BY source").fetchall()
+    assert rows == [("store-a", "#1001", Decimal("10.000")), ("store-b", "#1001", Decimal("999.000"))]
+    # the same store's name on another store's export: refused, with the way out, and nothing written
+    before = snapshot(store)
+    with pytest.raises(FeedError, match=r"#1001: stored as placed 2026-11-01.*another store's export.*--source") as info:
+        import_file(store, b, source="store-a", now=NOW)
+    assert info.value.import_id is not None
+    after = snapshot(store)
+    for table in ("orders", "cases", "events", "rejects"):
+        assert after[table] == before[table]
+
+
+def test_an_older_export_without_outstanding_balance_warns_that_payments_cannot_be_checked(store, tmp_path):
+    header = [h for h in shopify_header() if h != "Outstanding Balance"]
+    lines = [{k: v for k, v in line.items() if k != "Outstanding Balance"} for line in order("#1001", 1)]
+    path = write_shopify(tmp_path / "old.csv", lines, header=header)
+    result = import_file(store, path, source="old-shop", now=NOW)
+    assert any("no Outstanding Balance" in w and "payment rule" in w for w in result.report.warnings)
+    with store.read() as cur:
+        assert cur.execute("SELECT amount_paid FROM orders").fetchone() == (None,)

@@ -17,12 +17,15 @@ from exq_core.ingest import import_file, preview_file
 from exq_core.ingest import mapping as mappings
 from exq_core.ingest import readers
 from exq_core.ingest.suggest import suggest_mapping
+from exq_core.exports import csv_bytes, frame_csv
+from exq_core.ingest.feed import SourceName
 from exq_core.ingest.inbox import inbox_dir, inbox_files
-from exq_core.ingest.records import get_import, list_imports, rejects_csv, rejects_frame, count_rejects
+from exq_core.queries import imports as import_log
 from exq_core.models import BUCKETS, BUCKET_LABELS, FEED_COLUMNS, REQUIRED_COLUMNS
 from exq_core.workflow import PERMISSIONS
-from ui.common import current_actor, db_path, get_rules, get_store
-from ui.dashboard import md_escape as esc  # file names, column names and messages are data, not Markdown
+from ui.common import db_target, get_rules, get_store, page_guard
+from ui.data import fresh
+from ui.format import md_escape as esc  # file names, column names and messages are data, not Markdown
 
 FORMATS = {
     "csv": "Generic feed (CSV)",
@@ -37,7 +40,7 @@ FILE_KEY = "import_file"          # {"path", "name", "id"} of the file being imp
 RESULT_KEY = "import_result"
 CLICKED = "import_clicked"        # set by button callbacks: a click survives a rerun through app.py
 
-actor = current_actor()  # first: it may rerun the script through app.py before anything is drawn
+actor = page_guard()
 st.title("Import")
 can_import = actor is not None and "import" in PERMISSIONS[actor.role]
 store = get_store()
@@ -66,7 +69,13 @@ def _columns(path: str, stamp: float, encoding: str | None, delimiter: str | Non
 def _preview(path: str, stamp: float, fmt: str, spec_json: str | None, encoding: str | None):
     spec = mappings.MappingSpec.model_validate_json(spec_json) if spec_json else None
     options = {"encoding": encoding} if encoding else {}
-    return preview_file(get_store(), path, fmt=fmt, mapping=spec, options=options, limit=20)
+    return preview_file(get_store(), path, fmt=fmt, mapping=spec, options=options, limit=20, rules=get_rules())
+
+
+def _rejects_csv(import_id: int) -> bytes:
+    """The rejected rows as the file wrote them (plus exq_line, exq_errors): fix them and import again."""
+    columns, rows = fresh(import_log.rejected_rows, import_id)
+    return csv_bytes(columns, rows)
 
 
 def _stamp(path: Path) -> float:
@@ -225,12 +234,35 @@ def _show_result(result: dict) -> None:
     m[4].metric("Rejected rows", f"{result['rejected']:,}")
     st.dataframe(pd.DataFrame([{"bucket": BUCKET_LABELS[b], "new cases": by_bucket.get(b.value, 0)} for b in BUCKETS]),
                  hide_index=True, key="result_buckets")
-    st.caption(f"Orders: {result['orders_new']:,} new, {result['orders_updated']:,} updated, "
-               f"{result['orders_stale']:,} older snapshots ignored, {result['orders_unchanged']:,} unchanged.")
+    st.caption(f"Source {esc(result['source'])}. Orders: {result['orders_new']:,} new, "
+               f"{result['orders_updated']:,} updated, {result['orders_stale']:,} older than the stored snapshot "
+               f"(ignored), {result['orders_unchanged']:,} unchanged, {result['older_in_file']:,} older snapshots "
+               f"in the file left out, {result['conflicts']:,} conflicting snapshots not applied.")
     if result["rejected"]:
-        st.download_button("Download the rejected rows (CSV)", rejects_csv(store, result["import_id"]),
-                           file_name=f"exq-rejects-{result['import_id']}.csv", mime="text/csv",
-                           key="result_rejects")
+        st.download_button("Download the rejected rows to fix and import again (CSV)",
+                           _rejects_csv(result["import_id"]), file_name=f"exq-rejects-{result['import_id']}.csv",
+                           mime="text/csv", key="result_rejects")
+
+
+def _source_field(file: dict, fmt: str, spec) -> str | None:
+    """Where these orders come from: order ids are unique only within a source. A Shopify export does not
+    name its store, so it has to be said here. Returns the valid name, or None (import stays disabled)."""
+    known = fresh(import_log.sources)
+    default = "" if fmt == "shopify" else (spec.source_name if spec is not None else "feed")
+    label = "Store (required: a Shopify export does not name its store)" if fmt == "shopify" else \
+        "Source (the shop or ERP these orders come from)"
+    value = st.text_input(label, value=default, key=f"import_source_{file['id']}_{fmt}", max_chars=60,
+                          placeholder="e.g. berlin-shop",
+                          help="Order numbers are unique only within one source. Known sources: "
+                               + (", ".join(known[:20]) if known else "none yet"))
+    if not value.strip():
+        st.warning("Name the store these orders come from (one name per store: two stores' #1001 are two orders).")
+        return None
+    try:
+        return SourceName(value).value
+    except ValueError as err:
+        st.error(esc(err))
+        return None
 
 
 def _import_tab() -> None:
@@ -278,6 +310,7 @@ def _import_tab() -> None:
     elif fmt in ("csv", "shopify"):
         encoding = st.selectbox("Encoding", ["utf-8", "latin-1", "utf-16"], key=f"import_encoding_{file['id']}")
         encoding = None if encoding == "utf-8" else encoding
+    source = _source_field(file, fmt, spec)
 
     st.subheader("Preview and validation")
     try:
@@ -288,18 +321,19 @@ def _import_tab() -> None:
     _show_report(report)
     st.caption(f"The first {len(rows)} of {report.rows:,} rows as exq will read them (times in UTC; "
                f"blank means unknown).")
-    st.dataframe(rows, hide_index=True, width="stretch", key="import_preview")
+    st.dataframe(rows.apply(lambda col: col.map(esc_plain) if col.dtype == object else col), hide_index=True,
+                 width="stretch", key="import_preview")
 
     skip = False
     if not report.ok:
         skip = st.checkbox(f"Skip invalid rows: import the {report.rows - report.invalid_rows:,} valid rows and "
                            f"keep the {report.invalid_rows:,} invalid ones as rejects", key="import_skip")
-    st.button(f"Import {esc(file['name'])}", type="primary", disabled=not report.ok and not skip, key="import_go",
-              on_click=_clicked, args=("import",))
+    st.button(f"Import {esc(file['name'])}", type="primary", disabled=(not report.ok and not skip) or source is None,
+              key="import_go", on_click=_clicked, args=("import",))
     if _was_clicked("import"):
         bar = st.progress(0.0, text="starting")
         try:
-            result = import_file(store, path, fmt=fmt, mapping=spec, skip_invalid=skip, actor=actor,
+            result = import_file(store, path, fmt=fmt, mapping=spec, skip_invalid=skip, actor=actor, source=source,
                                  rules=get_rules(), options={"encoding": encoding} if encoding else None,
                                  progress=lambda stage, f: bar.progress(min(1.0, max(0.0, f)), text=stage))
             st.session_state[RESULT_KEY] = {**result.model_dump(), "file_name": file["name"]}
@@ -319,16 +353,23 @@ def _import_tab() -> None:
 
 # -- history, inbox, mappings -------------------------------------------------------------------------------
 
-STATUS_ICONS = {"imported": "✅ imported", "partial": "⚠️ partial", "refused": "⛔ refused", "failed": "❌ failed"}
+STATUS_ICONS = {"imported": "✅ imported", "partial": "⚠️ partial", "unchanged": "🔁 unchanged", "refused": "⛔ refused",
+                "failed": "❌ failed"}
+
+
+def esc_plain(value):
+    """Rejected values are the file's text: invisible characters made visible (a table shows no markup)."""
+    from ui.format import inert
+    return inert(value) if isinstance(value, str) else value
 
 
 def _history_tab() -> None:
-    imports = list_imports(store, limit=200)
+    imports = fresh(import_log.list_imports, 200)
     if not imports:
         st.caption("No imports yet.")
         return
     frame = pd.DataFrame([{
-        "#": r["import_id"], "when (UTC)": r["started_at"], "file": r["file_name"],
+        "#": r["import_id"], "when (UTC)": r["started_at"], "file": esc_plain(r["file_name"]), "source": r["source"],
         "status": STATUS_ICONS.get(r["status"], r["status"]), "format": r["format"] + (f" · {r['mapping']}" if r["mapping"] else ""),
         "rows": r["rows_read"], "new orders": r["orders_new"], "updated": r["orders_updated"],
         "new cases": r["cases_new"], "updated cases": r["cases_updated"], "routine": r["routine"],
@@ -339,7 +380,7 @@ def _history_tab() -> None:
     chosen = st.selectbox("Details of import", ids, key="history_pick",
                           format_func=lambda i: next(f"#{r['import_id']} {r['file_name']} ({r['status']})"
                                                      for r in imports if r["import_id"] == i))
-    item = get_import(store, chosen)
+    item = fresh(import_log.get_import, chosen)
     if item is None:
         return
     by_bucket = item["cases_new_by_bucket"] or {}
@@ -351,16 +392,18 @@ def _history_tab() -> None:
         label = "Report" if item["status"] in ("refused", "failed") else "Notes"
         st.caption(label)
         st.code(item["message"], language=None, wrap_lines=True)   # a code block shows text as it is
-    n = count_rejects(store, chosen)
+    n = fresh(import_log.count_rejects, chosen)
     if n:
         st.caption(f"{n:,} rejected value(s)")
-        st.dataframe(rejects_frame(store, chosen, limit=500), hide_index=True, width="stretch", key="history_rejects")
-        st.download_button("Download rejects (CSV)", rejects_csv(store, chosen), file_name=f"exq-rejects-{chosen}.csv",
-                           mime="text/csv", key="history_rejects_csv")
+        rejects = fresh(import_log.rejects_frame, chosen, limit=500)
+        st.dataframe(rejects.assign(value=rejects["value"].map(lambda v: esc_plain(v))), hide_index=True,
+                     width="stretch", key="history_rejects")
+        st.download_button("Download the rejected rows to fix and import again (CSV)", _rejects_csv(chosen),
+                           file_name=f"exq-rejects-{chosen}.csv", mime="text/csv", key="history_rejects_csv")
 
 
 def _inbox_tab() -> None:
-    folder = inbox_dir(db_path())
+    folder = inbox_dir(db_target())
     from ui.inbox import get_inbox_watcher
     watcher = get_inbox_watcher()
     if watcher is None:
@@ -371,21 +414,29 @@ def _inbox_tab() -> None:
         st.caption(f"{state} every {watcher.interval:g} s{last}")
         if watcher.last_error:
             st.error(f"The last inbox pass failed: {esc(watcher.last_error)}")
-    st.markdown(f"Drop feed files into `{folder}` — the generic feed or a Shopify export. While this dashboard "
-                "runs it owns the database, so scheduled exports and scripts hand files over here: each is "
-                "imported all-or-nothing within a minute and moved to `done/`, or to `failed/` with a "
-                "`.report.txt` beside it.")
+    st.markdown(f"Drop feed files into `{esc(folder)}` — while this dashboard runs it owns the database, so "
+                "scheduled exports and scripts hand files over here. Each file is imported all-or-nothing within a "
+                "minute and moved to `done/`, or to `failed/` with a `.report.txt` beside it.")
+    st.markdown("One folder per source: a file in `inbox/berlin-shop/` is imported as source **berlin-shop** "
+                "(a Shopify export must go into its store's folder). A source folder can hold an "
+                "`exq-inbox.toml` with what the command line would say:")
+    st.code('mapping = "erp-de"          # a saved column mapping\nencoding = "latin-1"\n'
+            'default_currency = "EUR"\nskip_invalid = false        # true: import the valid rows, keep rejects',
+            language="toml")
     files = inbox_files(folder)
     if files["waiting"]:
-        st.write(f"Waiting: {esc(', '.join(f['file'] for f in files['waiting']))}")
-    inbox_imports = list_imports(store, limit=50, actor="inbox")
+        st.write("Waiting: " + esc(", ".join(f"{f['source'] + '/' if f['source'] else ''}{f['file']}"
+                                             for f in files["waiting"])))
+    inbox_imports = fresh(import_log.list_imports, 50, "inbox")
     if inbox_imports:
-        st.dataframe(pd.DataFrame([{"#": r["import_id"], "when (UTC)": r["started_at"], "file": r["file_name"],
-                                    "status": STATUS_ICONS.get(r["status"], r["status"]), "rows": r["rows_read"],
-                                    "new cases": r["cases_new"], "rejected": r["rejected"]} for r in inbox_imports]),
+        st.dataframe(pd.DataFrame([{"#": r["import_id"], "when (UTC)": r["started_at"], "source": r["source"],
+                                    "file": esc_plain(r["file_name"]), "status": STATUS_ICONS.get(r["status"], r["status"]),
+                                    "rows": r["rows_read"], "new cases": r["cases_new"], "rejected": r["rejected"]}
+                                   for r in inbox_imports]),
                      hide_index=True, width="stretch", key="inbox_imports")
     for f in files["failed"][:20]:
-        with st.expander(f"⛔ failed/{esc(f['file'])} ({f['modified']:%Y-%m-%d %H:%M} UTC)"):
+        where = f"{f['source']}/" if f["source"] else ""
+        with st.expander(f"⛔ {esc(where)}failed/{esc(f['file'])} ({f['modified']:%Y-%m-%d %H:%M} UTC)"):
             st.code(f["report"] or "(no report)", language=None, wrap_lines=True)
     if files["done"]:
         st.caption("Done: " + esc(", ".join(f["file"] for f in files["done"][:20])))

@@ -7,11 +7,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from exq_core.exports import csv_bytes
 from exq_core.models import BUCKET_LABELS, BUCKETS, STATES, Bucket, Verdict
 from exq_core.queries import insights
 from exq_core.store import utcnow
-from ui.common import BUCKET_ORDER, BUCKET_PALETTE, get_store, page_guard
+from ui.common import BUCKET_ORDER, BUCKET_PALETTE, page_guard
 from ui.data import fresh, read
 from ui.format import inert
 
@@ -172,9 +171,7 @@ st.dataframe(log.assign(**{c: log[c].map(lambda v: inert(v) if isinstance(v, str
 
 def export() -> bytes:
     """Every decision matching the filters, spreadsheet formulas neutralised."""
-    with get_store().read() as cur:
-        columns, rows = insights.decision_log_rows(cur, log_filter)
-        return csv_bytes(columns, rows)
+    return fresh(insights.decision_log_csv, log_filter)
 
 
 st.download_button("Export CSV", data=export, file_name=f"exq-decisions-{utcnow():%Y%m%d-%H%M}.csv",

@@ -4,12 +4,14 @@ import streamlit as st
 
 from exq_core import whatif
 from exq_core.errors import ExqError, NotPermitted
-from exq_core.models import BUCKETS, BUCKET_LABELS
+from exq_core.models import BUCKETS, BUCKET_LABELS, PaymentStatus
 from exq_core.rules import FraudRule, PaymentRule, RuleSet, VipRule
 from exq_core.store import utcnow
 from exq_core.workflow import require
-from ui.common import current_actor, get_rules, get_store
+from ui.common import current_actor, get_rules, page_guard
+from ui.data import fresh
 
+page_guard()
 st.title("Rules")
 rules = get_rules()
 st.caption(f"Rules file version **{rules.full_version}** · precedence: "
@@ -30,6 +32,12 @@ with right:
         pd.DataFrame([{"bucket": BUCKET_LABELS[b], "SLA (hours)": rules.buckets[b].sla_hours,
                        "weight": rules.buckets[b].weight} for b in BUCKETS]),
         hide_index=True, width="stretch")
+    st.subheader("No money at stake")
+    nm = rules.no_money_at_stake
+    st.markdown(f"Orders whose fulfilment is **{' / '.join(s.value for s in nm.fulfillment_statuses)}** and "
+                f"whose payment is **{' / '.join(s.value for s in nm.payment_statuses)}** open no "
+                f"**{' / '.join(nm.rule_kinds)}** case: nothing ships and no money is held. Both statuses must be "
+                "known: a blank status is still routed.")
 
 st.subheader("What if…")
 st.caption("Change a threshold, an SLA or a weight and see how routing and the top of the queue would "
@@ -51,6 +59,12 @@ with st.form("whatif"):
                                 float(vip.order_total_at_least) if vip else 1000.0, step=100.0, disabled=vip is None)
     vip_ltv = c4.number_input("VIP: customer LTV at least", 0.0, 1e9,
                               float(vip.customer_ltv_at_least) if vip else 5000.0, step=500.0, disabled=vip is None)
+    statuses = [s.value for s in PaymentStatus]
+    n1, n2 = st.columns([1, 2])
+    exempt = n1.checkbox("Canceled orders with no money at stake open no fraud or payment case",
+                         value=bool(rules.no_money_at_stake.payment_statuses), key="wi_no_money")
+    no_money = n2.multiselect("…when the payment status is", statuses, key="wi_no_money_statuses",
+                              default=[s.value for s in rules.no_money_at_stake.payment_statuses])
     cols = st.columns(len(BUCKETS))
     slas, weights = {}, {}
     for col, b in zip(cols, BUCKETS):
@@ -72,16 +86,17 @@ if submitted:
             rule["customer_ltv_at_least"] = str(round(vip_ltv, 3))
     for b in BUCKETS:
         data["buckets"][b.value] = {"sla_hours": slas[b], "weight": weights[b]}
+    data["no_money_at_stake"]["payment_statuses"] = no_money if exempt else []
     try:
         proposed = RuleSet.model_validate(data)
     except ValueError as err:
         st.error(f"Those settings are not valid: {err}")
         st.stop()
     now = utcnow()
-    with st.spinner("Routing every order both ways…"), get_store().read() as cur:
-        diff = whatif.compare_routing(cur, rules, proposed)
-        top_now = whatif.queue_top(cur, rules, now)
-        top_new = whatif.queue_top(cur, proposed, now)
+    with st.spinner("Routing every order both ways…"):
+        diff = fresh(whatif.compare_routing, rules, proposed)
+        top_now = fresh(whatif.queue_top, rules, now)
+        top_new = fresh(whatif.queue_top, proposed, now)
     table = pd.DataFrame(diff["buckets"])
     table["bucket"] = table["bucket"].map(lambda b: BUCKET_LABELS.get(b, b))
     st.markdown("**Orders per bucket** (primary bucket, all stored orders)")

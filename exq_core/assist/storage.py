@@ -171,6 +171,9 @@ def request(store: Store, rules: RuleSet, case_id: int, *, config: AIConfig, now
         found = lookup(store, case, config)
         if found:
             return found
+    if not config.enabled:      # the offline assistant is a template, not a model: nothing to wait for
+        with _key_lock(key):
+            return save(store, case, advise(case, rules, config), replace=again)
     with _guard:
         pending = _pending.get(key)
         if pending is not None and not pending.future.done():

@@ -104,3 +104,9 @@ def _json_fields(by_line: dict[int, dict]) -> list[str]:
     if any("exq_json" in (e["values"] or {}) for e in by_line.values()):
         fields.append("exq_json")
     return fields
+
+
+def sources(cur) -> list[str]:
+    """The sources orders were imported from, most recent first."""
+    return [r[0] for r in cur.execute("SELECT source FROM imports WHERE status IN ('imported', 'partial') "
+                                      "GROUP BY source ORDER BY max(import_id) DESC").fetchall()]

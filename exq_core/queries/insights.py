@@ -265,6 +265,13 @@ def decision_log_rows(cur, f: DecisionLogFilter | None = None):
     return cur.columns, iter(lambda: cur.fetchmany(10_000), [])
 
 
+def decision_log_csv(cur, f: DecisionLogFilter | None = None) -> bytes:
+    """Every decision matching the filter as CSV (UTF-8, header row, spreadsheet formulas neutralised)."""
+    from ..exports import csv_bytes
+    columns, rows = decision_log_rows(cur, f)
+    return csv_bytes(columns, rows)
+
+
 def reviewers(cur) -> list[str]:
     """Everyone who has made a decision (for the log's filter)."""
     return [r[0] for r in cur.execute("SELECT DISTINCT reviewer FROM decisions ORDER BY 1").fetchall()]

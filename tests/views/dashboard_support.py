@@ -45,11 +45,10 @@ def frozen_now(monkeypatch) -> datetime:
     (breached, ages, urgency) are compared at the same instant."""
     now = utcnow().replace(second=0, microsecond=0)
     import exq_core.cli
-    import exq_core.dashboard
     import exq_core.store
-    import ui.common
-    import ui.dashboard
-    for module in (exq_core.store, exq_core.cli, exq_core.dashboard, ui.common, ui.dashboard):
+    import ui.data
+    import ui.review
+    for module in (exq_core.store, exq_core.cli, ui.data, ui.review):
         monkeypatch.setattr(module, "utcnow", lambda: now)
     return now
 

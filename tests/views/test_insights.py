@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exq_core import insights, services
-from exq_core.insights import DecisionLogFilter, InsightsFilter
+from exq_core import services
+from exq_core.queries import insights
+from exq_core.queries.insights import DecisionLogFilter, InsightsFilter
 from exq_core.models import BUCKETS, Actor, Bucket, DecisionRequest, Role, State, Verdict, reasons_for
 from exq_core.store import open_store, Store, utcnow
 from tests.views.review_support import session

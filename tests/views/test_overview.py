@@ -6,8 +6,8 @@ import urllib.parse
 
 import pytest
 
-from exq_core import dashboard, queries
-from exq_core.dashboard import format_hours
+from exq_core import queries
+from ui.format import format_hours, open_by_bucket
 from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
 from exq_core.store import open_store
 from tests.views.dashboard_support import cli_stats, frozen_now, metric_values, session, vega_specs  # noqa: F401
@@ -57,7 +57,7 @@ def test_bucket_state_table_and_bucket_cards_match_stats(app_env, frozen_now, ca
     assert [urllib.parse.parse_qs(link.proto.query_string) for link in links] == \
         [{"bucket": [b.value]} for b in BUCKETS]
     assert all(link.proto.page.endswith("queue") or "queue" in link.proto.page for link in links)
-    opens = dashboard.open_by_bucket(cli["by_bucket"])
+    opens = open_by_bucket(cli["by_bucket"])
     card_numbers = [m.value for m in at.markdown if m.value.startswith("### ")]
     assert card_numbers == [f"### {opens[b.value]:,}" for b in BUCKETS]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exq_core import dashboard, queries, services
+from exq_core import queries, services
+from ui.links import page_count
 from exq_core.models import BUCKET_LABELS, Actor, Role
 from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
@@ -142,7 +143,7 @@ def test_paging_happens_in_the_database(app_env, frozen_now):
     second, _ = expected(frozen_now, ALL_STATES, page=2)
     assert shown(at) == second and not set(first) & set(second)
     assert dict(at.query_params) == ALL_STATES_LINK | {"page": "2"}
-    assert any(m.value == f"Page 2 of {dashboard.page_count(total):,}" for m in at.markdown)
+    assert any(m.value == f"Page 2 of {page_count(total):,}" for m in at.markdown)
     at.button(key="queue_prev").click().run()
     assert shown(at) == first and dict(at.query_params) == ALL_STATES_LINK
     # A filter change goes back to page 1.
@@ -150,7 +151,7 @@ def test_paging_happens_in_the_database(app_env, frozen_now):
     at.multiselect(key="queue_bucket").select("payment_mismatch").run()
     assert dict(at.query_params) == ALL_STATES_LINK | {"bucket": "payment_mismatch"}
     # A link beyond the last page lands on the last page.
-    last = dashboard.page_count(total)
+    last = page_count(total)
     at2 = session(app_env, SAM, PAGE, params=ALL_STATES_LINK | {"page": str(last + 5)})
     assert shown(at2) == expected(frozen_now, ALL_STATES, page=last)[0]
     assert dict(at2.query_params) == ALL_STATES_LINK | {"page": str(last)}
@@ -197,7 +198,7 @@ def test_a_viewer_cannot_claim(app_env, frozen_now):
     assert at.button(key="queue_claim_next").disabled
     from exq_core.errors import NotPermitted
     with pytest.raises(NotPermitted):
-        dashboard.claim_next(store(), load_rules(), VIC)
+        services.claim_next(store(), load_rules(), VIC)
 
 
 def test_one_selected_row_opens_for_review(app_env, frozen_now):
@@ -230,7 +231,7 @@ def test_saved_views_save_list_apply_delete(app_env, frozen_now):
     at.button(key="queue_save_view").click().run()
     assert not at.exception
     with store().read() as cur:
-        views = dashboard.list_views(cur, "sam")
+        views = queries.list_views(cur, "sam")
     assert [(v.name, v.filters) for v in views] == [
         ("Fraud <b>late</b>", QueueFilter(buckets=["fraud_risk"], breached_only=True))]
     assert at.selectbox(key="queue_view").value == "Fraud <b>late</b>"
@@ -247,7 +248,7 @@ def test_saved_views_save_list_apply_delete(app_env, frozen_now):
 
     at.button(key="queue_delete_view").click().run()
     with store().read() as cur:
-        assert dashboard.list_views(cur, "sam") == []
+        assert queries.list_views(cur, "sam") == []
 
 
 def test_filters_survive_a_visit_to_another_page(app_env, frozen_now):

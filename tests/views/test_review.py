@@ -100,17 +100,22 @@ def test_open_shows_facts_reasons_suggestion_history(db, store):
     assert any(c.value.startswith("= bucket ") for c in at.caption)          # the priority's terms
     assert any("Why this case is here" in h.value for h in at.subheader)
     assert any(f"**{case.rules_fired[0]}**" in m.value for m in at.markdown)
-    with store.read() as cur:
-        sug = cur.execute("SELECT summary, action, source FROM suggestions WHERE case_id = ? AND case_version = ?",
-                          [cid, case.version]).fetchone()
-    assert sug is not None and sug[0] in texts(at) and sug[1] in texts(at)
+    sug = latest_suggestion(store, cid)
+    assert sug is not None and sug["summary"] in texts(at) and sug["action"] in texts(at)
     assert any("Offline assistant" in t for t in texts(at))                   # the source label
     history = at.dataframe[1].value
     assert list(history.columns) == ["when (UTC)", "who", "what", "state", "details"]
     assert ("sam", "claim", "new → in_review") in set(zip(history["who"], history["what"], history["state"]))
-    assert at.selectbox(key=f"rv_{cid}_action").value == sug[1]               # suggested action preselected
+    assert at.selectbox(key=f"rv_{cid}_action").value is None                 # nothing is chosen for the person
     assert at.selectbox(key=f"rv_{cid}_to_state").options == ["Resolve", "Wait for information (follow-up)",
                                                               "Escalate"]
+
+
+def latest_suggestion(store, case_id: int) -> dict | None:
+    with store.read() as cur:
+        rows = cur.execute("SELECT suggestion_id, summary, action, source FROM suggestions WHERE case_id = ? "
+                           "ORDER BY suggestion_id DESC LIMIT 1", [case_id]).dicts()
+    return rows[0] if rows else None
 
 
 def test_unknown_case_says_so(db):
@@ -138,6 +143,7 @@ def test_resolve_without_evidence_is_refused_and_writes_nothing(db, store):
     at = session(db, SAM, case_id=cid)
     before, case_before = counts(store), services.get_case(store, cid)
     bucket = case_before.bucket
+    at.button(key="rv_accept").click().run()
     save(fill(at, cid, to_state="resolved", reason=reasons_for(bucket)[0], evidence="  "))
     assert any("Not saved" in e and "Nothing closes without evidence" in e for e in errors(at))
     assert counts(store) == before
@@ -151,6 +157,7 @@ def test_resolve_without_evidence_is_refused_and_writes_nothing(db, store):
 def test_resolve_without_reason_or_with_other_and_no_note_is_refused(db, store):
     cid = first_case(store, "state = 'new'")
     at = session(db, SAM, case_id=cid)
+    at.button(key="rv_accept").click().run()
     before = counts(store)
     save(fill(at, cid, to_state="resolved", evidence="PSP txn pi_3Q0000abcd"))
     assert any("needs a resolution reason from its list" in e for e in errors(at))
@@ -159,13 +166,24 @@ def test_resolve_without_reason_or_with_other_and_no_note_is_refused(db, store):
     assert counts(store) == before
 
 
+def test_saving_without_choosing_an_action_is_refused(db, store):
+    """The form starts with no action chosen, and a rubber stamp is not an acceptance."""
+    cid = first_case(store, "state = 'new'")
+    at = session(db, SAM, case_id=cid)
+    before = counts(store)
+    save(fill(at, cid, to_state="escalated"))
+    assert any("No action chosen" in e and "Accept" in e for e in errors(at))
+    assert counts(store) == before
+
+
 def test_override_without_note_is_refused_then_saved_with_note(db, store):
     cid = first_case(store, "state = 'new'")
     at = session(db, SAM, case_id=cid)
-    suggested = at.selectbox(key=f"rv_{cid}_action").value
-    at.button(key="rv_override").click().run()                              # Override: picks another action
-    chosen = at.selectbox(key=f"rv_{cid}_action").value
-    assert chosen != suggested
+    suggested = latest_suggestion(store, cid)["action"]
+    at.button(key="rv_override").click().run()
+    assert at.selectbox(key=f"rv_{cid}_action").value is None                 # the person chooses
+    chosen = next(a for a in at.selectbox(key=f"rv_{cid}_action").options if a != suggested)
+    fill(at, cid, action=chosen)
     before = counts(store)
     bucket = services.get_case(store, cid).bucket
     save(fill(at, cid, to_state="resolved", reason=reasons_for(bucket)[0], evidence="Tracking 1Z999AA10000001"))
@@ -185,9 +203,9 @@ def test_accept_and_save_records_the_suggestion_and_opens_the_next_case(db, stor
     at.selectbox(key=f"rv_{cid}_action").set_value("request_more_info").run()
     at.button(key="rv_accept").click().run()
     suggested = at.selectbox(key=f"rv_{cid}_action").value
+    sid = latest_suggestion(store, cid)["suggestion_id"]
+    assert suggested == latest_suggestion(store, cid)["action"]
     with store.read() as cur:
-        sid = cur.execute("SELECT suggestion_id FROM suggestions WHERE case_id = ? AND case_version = ? "
-                          "ORDER BY suggestion_id DESC LIMIT 1", [cid, case.version]).fetchone()[0]
         expected_next = queries.next_unclaimed(cur, load_rules(), utcnow(), exclude=[cid])
     save(fill(at, cid, to_state="resolved", reason=reasons_for(case.bucket)[0],
               evidence="PSP txn pi_3Q1234abcd", note="Checked with the PSP."))
@@ -213,6 +231,7 @@ def test_escalate_then_resolve_from_escalated(db, store):
     assert not errors(at) and services.get_case(store, cid).state is State.ESCALATED
     at = session(db, SAM, case_id=cid)                                        # still held by sam
     assert at.selectbox(key=f"rv_{cid}_to_state").options == ["Resolve", "In review"]
+    at.button(key="rv_accept").click().run()
     save(fill(at, cid, to_state="resolved", reason="duplicate_case", evidence="Duplicate of EXQ-100001"))
     assert not errors(at) and services.get_case(store, cid).state is State.RESOLVED
 
@@ -233,6 +252,7 @@ def test_same_person_in_two_tabs_stale_version_is_refused_and_nothing_is_lost(db
     tab_a = session(db, SAM, case_id=cid)
     tab_b = session(db, SAM, case_id=cid)
     bucket = services.get_case(store, cid).bucket
+    tab_a.button(key="rv_accept").click().run()
     fill(tab_a, cid, to_state="resolved", reason=reasons_for(bucket)[0], evidence="PSP txn pi_3Q7777abcd")
     save(fill(tab_b, cid, to_state="escalated", action="escalate_to_manager", override_note="Manager must see it."))
     assert not errors(tab_b)
@@ -256,6 +276,7 @@ def test_someone_else_holding_the_case_is_shown_and_their_claim_wins(db, store):
     assert services.get_case(store, cid).assignee == "sam"                    # lee did not take it
     before = counts(store)
     bucket = services.get_case(store, cid).bucket
+    at.button(key="rv_accept").click().run()
     save(fill(at, cid, to_state="resolved", reason=reasons_for(bucket)[0], evidence="PSP txn pi_3Q5555abcd"))
     assert any("is claimed by sam" in e for e in errors(at))
     assert counts(store) == before

@@ -1,4 +1,5 @@
-"""The offline assistant, masking, plain text, the prompt and the configuration: no database, no network."""
+"""The offline assistant, the prompt and the configuration: no database, no network.
+(Masking and plain text: test_privacy.py.)"""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from exq_core import assist
-from exq_core.assist import AIConfig, Advice, build_messages, mask_text, offline_advice, plain_text
+from exq_core.assist import AIConfig, Advice, build_messages, offline_advice
 from exq_core.assist.model import ModelAnswer
 from exq_core.models import BUCKETS, Bucket, actions_for
 from exq_core.rules import load_rules
@@ -109,35 +110,6 @@ def test_condition_cleared_is_mentioned_and_the_clock_is_not():
     advice = offline_advice(case, RULES)
     assert "condition cleared" in advice.summary and "SLA" not in advice.summary
     assert offline_advice({**case, "sla_remaining_hours": -72}, RULES) == advice
-
-
-# -- text safety -----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("text, hidden, shown", [
-    ("write to ada.lovelace+shop@example.co.uk please", "ada.lovelace", "[email]"),
-    ("call +1 (555) 123-4567 today", "123-4567", "[phone]"),
-    ("call 0151 496 0000", "496 0000", "[phone]"),
-    ("deliver to 12 Analytical Engine Road instead", "Analytical Engine", "[street]"),
-    ("neu: Hauptstraße 5, Berlin", "Hauptstraße 5", "[street]"),
-])
-def test_mask_text_hides_contact_details(text, hidden, shown):
-    masked = mask_text(text)
-    assert hidden not in masked and shown in masked
-
-
-def test_mask_text_keeps_amounts_and_order_numbers_and_masks_known_values():
-    assert mask_text("I paid 1,400.00 for order 12345") == "I paid 1,400.00 for order 12345"
-    masked = mask_text("This is Ada Lovelace speaking", {"[name]": "Ada Lovelace"})
-    assert masked == "This is [name] speaking"
-
-
-def test_plain_text_strips_markup_and_control_characters():
-    hostile = "<b>Refund</b>\x00 now\u202e<script>alert('x')</script>\r\n\tplease\u200b"
-    clean = plain_text(hostile)
-    assert "<" not in clean and "\x00" not in clean and "\u202e" not in clean and "\u200b" not in clean
-    assert clean == "Refund now alert('x') please"
-    assert plain_text("a" * 500, 400).endswith("…") and len(plain_text("a" * 500, 400)) == 400
-    assert plain_text("paid < total") == "paid < total"
 
 
 # -- the prompt ------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ $(DB): | $(VENV)/.installed
 
 run: setup $(DB)
 	$(PY) -m exq_core user first-run --db $(DB)
-	EXQ_DB=$(DB) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	EXQ_DB=$(DB) $(VENV)/bin/streamlit run server.py --server.port $(PORT)
 
 test: setup
 	$(PY) -m pytest

@@ -11,7 +11,7 @@ from exq_core.errors import DatabaseLocked, ExqError
 from exq_core.models import Role
 from ui.common import get_store
 from ui.data import read
-from ui.format import md_escape
+from ui.format import md_code, md_escape
 from ui.inbox import get_inbox_watcher
 from ui.sign_in import account_sidebar, gate, sign_in_form
 
@@ -56,7 +56,7 @@ if actor is None:
     st.stop()
 
 with st.sidebar:
-    st.caption(f"Database: `{md_escape(get_store().label)}`")
+    st.caption(f"Database: {md_code(get_store().label)}")
     last = read(queries.last_import)
     if last:
         when = f"{last['finished_at']:%Y-%m-%d %H:%M} UTC" if last.get("finished_at") else "in progress"

@@ -146,8 +146,10 @@ def write_feed(path: str | Path, n: int, seed: int = 7, now: datetime | None = N
 
 
 def seed_demo(store: Store, n: int = 20_000, seed: int = 7, now: datetime | None = None,
-              rules: RuleSet | None = None, progress=None) -> dict:
-    """Import a synthetic feed and play out a team's last month on its cases."""
+              rules: RuleSet | None = None, progress=None, backlog: float = 0.0) -> dict:
+    """Import a synthetic feed and play out a team's last month on its cases. `backlog` (0–1) leaves that
+    share of the cases untouched whatever their age: a team that has fallen behind (tests and benchmarks
+    use it for a queue with every state and age in it)."""
     now = now or utcnow()
     rules = rules or load_rules()
     tick = progress or (lambda stage, fraction: None)
@@ -157,7 +159,7 @@ def seed_demo(store: Store, n: int = 20_000, seed: int = 7, now: datetime | None
         result = import_file(store, feed, fmt="csv", source="demo", rules=rules, now=now,
                              progress=lambda stage, f: tick(stage, 0.05 + 0.6 * f))
     tick("playing out the team's month", 0.7)
-    decisions = simulate_history(store, seed, now)
+    decisions = simulate_history(store, seed, now, backlog)
     tick("done", 1.0)
     return {"import": result, "decisions": decisions}
 
@@ -181,7 +183,7 @@ def _done_probability(age_h: float, sla_h: float) -> float:
     return 0.15
 
 
-def simulate_history(store: Store, seed: int, now: datetime) -> int:
+def simulate_history(store: Store, seed: int, now: datetime, backlog: float = 0.0) -> int:
     """Claims, waits, escalations and resolutions on the demo cases, each through the transition
     function, written in bulk. A healthy team's week: older cases are done, the open ones are young and
     mostly inside their SLA, a few are breached."""
@@ -196,7 +198,7 @@ def simulate_history(store: Store, seed: int, now: datetime) -> int:
         case = Case(**dict(zip(CASE_COLUMNS, row)))
         age_h = (now - case.opened_at).total_seconds() / 3600
         sla_h = rules_sla(case)
-        p_done = _done_probability(age_h, sla_h)
+        p_done = _done_probability(age_h, sla_h) * (1 - backlog)
         done = rnd.random() < p_done
         # an open case: parked (waiting for the customer or escalated), being worked on, or not touched yet
         stage = "done" if done else rnd.choices(("parked", "working", "new"), (0.3, 0.3, 0.4))[0]

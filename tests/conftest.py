@@ -43,6 +43,7 @@ ACCOUNTS = {"maria": Role.MANAGER, "sam": Role.REVIEWER, "vic": Role.VIEWER}
 ARTIFACTS = ROOT / "test-artifacts"
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 DEMO_ORDERS = 12000
+DEMO_BACKLOG = 0.3     # a team behind on its work: every state and age band has cases in the queue
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +76,7 @@ def demo_template(tmp_path_factory) -> Path:
     from exq_core.demo import seed_demo
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     with open_store(path) as s:
-        seed_demo(s, n=DEMO_ORDERS, seed=7)
+        seed_demo(s, n=DEMO_ORDERS, seed=7, backlog=DEMO_BACKLOG)
         for username, role in ACCOUNTS.items():
             auth.add_user(s, username, TEST_PASSWORD, role, SYSTEM)
         s.checkpoint()
@@ -157,7 +158,7 @@ class RunningApp:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(db.parent / "streamlit.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, env={**os.environ, "EXQ_DB": str(db), **(env or {})},
             stdout=self.log, stderr=subprocess.STDOUT)

@@ -80,3 +80,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def md_escape(text: object) -> str:
     """Data shown inside Markdown (captions, labels) renders as the literal, inert text it is."""
     return _MD_SPECIAL.sub(r"\\\1", inert(str(text)))
+
+
+def md_code(text: object) -> str:
+    """Data shown as a Markdown code span. Backslash escapes do not work inside one, so the span's fence is
+    made longer than any run of backticks in the text (CommonMark)."""
+    value = inert(str(text))
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"

@@ -26,8 +26,5 @@ def get_inbox_watcher() -> InboxWatcher | None:
     if not inbox_enabled():
         return None
     from ui.common import db_target, get_store
-    from exq_core.store import is_postgres_url
-    target = db_target()
-    home = "data" if is_postgres_url(target) else os.path.dirname(os.path.abspath(target))
-    return ensure_watcher(get_store, inbox_dir(home), lambda: load_rules(os.environ.get("EXQ_RULES") or None),
+    return ensure_watcher(get_store, inbox_dir(db_target()), lambda: load_rules(os.environ.get("EXQ_RULES") or None),
                           _interval())

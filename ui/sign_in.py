@@ -19,17 +19,14 @@ NOTICE = "sign_in_notice"
 SOURCE = "sign_in_source"          # "password" or "oidc"
 SESSION = "sign_in_session"        # the session id this browser session resumes
 COOKIE_TODO = "sign_in_cookie"     # {"action": "set" | "clear", "token": …}: for the cookie component
-ENDED = ("Your session ended: you signed out elsewhere, your password or role changed, your account was "
-         "disabled, or it was idle too long. Sign in again.")
 
 _COOKIE_JS = """
 export default function(component) {
-  const { data, setTriggerValue } = component;
+  const { data } = component;
   if (!data || !data.url) return;
-  fetch(data.url, {method: 'POST', credentials: 'same-origin', cache: 'no-store',
-                   headers: {'Content-Type': 'text/plain'}, body: data.token || ''})
-    .then((r) => setTriggerValue('done', r.status))
-    .catch(() => setTriggerValue('done', 0));
+  // no value goes back to Python: the page does not rerun for this, nothing on it moves
+  fetch(data.url, {method: 'POST', credentials: 'same-origin', cache: 'no-store', keepalive: true,
+                   headers: {'Content-Type': 'text/plain'}, body: data.token || ''});
 }
 """
 _cookie_component = st.components.v2.component("exq_session_cookie", js=_COOKIE_JS)
@@ -43,12 +40,14 @@ def _api(path: str) -> str:
 def cookie_step() -> None:
     """Set or clear the sign-in cookie, once, after a sign-in or sign-out (a few lines of JS that call the
     server; the cookie itself is HttpOnly)."""
+    slot = st.empty()        # always one element here, so nothing below it moves between reruns
     todo = st.session_state.pop(COOKIE_TODO, None)
     if not todo:
         return
     url = _api("session" if todo["action"] == "set" else "sign-out")
-    _cookie_component(data={"url": url, "token": todo.get("token", "")}, key=f"cookie_{todo['action']}",
-                      height=0, on_done_change=lambda: None)
+    with slot:
+        _cookie_component(data={"url": url, "token": todo.get("token", "")}, key=f"cookie_{todo['action']}",
+                          height=0)
 
 
 def oidc_providers() -> list[str] | None:
@@ -66,9 +65,10 @@ def oidc_providers() -> list[str] | None:
 
 def _address() -> str | None:
     try:
-        return st.context.ip_address
+        address = st.context.ip_address
     except Exception:
         return None
+    return address[:64] if isinstance(address, str) else None
 
 
 def _end_session(notice: str | None, *, clear_cookie: bool = True) -> None:
@@ -100,7 +100,7 @@ def gate() -> Actor | None:
     if actor is not None:
         fresh = sessions.resume(store, session_id) if session_id else auth.session_actor(store, actor)
         if fresh is None:
-            _end_session(ENDED if session_id else
+            _end_session(sessions.why_ended(store, session_id) if session_id else
                          f"You were signed out: the account '{actor.username}' is disabled or was removed.")
             return None
         if fresh != actor:
@@ -116,7 +116,7 @@ def gate() -> Actor | None:
             st.session_state[SESSION] = session_id
             return fresh
         if not st.session_state.get(NOTICE):
-            st.session_state[NOTICE] = ENDED
+            st.session_state[NOTICE] = sessions.why_ended(store, session_id)
         st.session_state[COOKIE_TODO] = {"action": "clear"}
     if oidc_providers() is not None and st.user.get("is_logged_in", False) and not st.session_state.get(NOTICE):
         try:
@@ -128,9 +128,10 @@ def gate() -> Actor | None:
 
 def _cookie() -> str | None:
     try:
-        return st.context.cookies.get(sessions.COOKIE)
+        value = st.context.cookies.get(sessions.COOKIE)
     except Exception:
         return None
+    return value if isinstance(value, str) else None
 
 
 def sign_out() -> None:

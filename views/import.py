@@ -25,7 +25,7 @@ from exq_core.models import BUCKETS, BUCKET_LABELS, FEED_COLUMNS, REQUIRED_COLUM
 from exq_core.workflow import PERMISSIONS
 from ui.common import db_target, get_rules, get_store, page_guard
 from ui.data import fresh
-from ui.format import md_escape as esc  # file names, column names and messages are data, not Markdown
+from ui.format import md_code, md_escape as esc  # file names, column names and messages are data, not Markdown
 
 FORMATS = {
     "csv": "Generic feed (CSV)",
@@ -220,7 +220,7 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
 
 
 def _show_result(result: dict) -> None:
-    if result["status"] == "duplicate":
+    if result["status"] == "unchanged":
         st.info(esc(result["message"]), icon="🔁")
         return
     by_bucket = result["cases_new_by_bucket"]
@@ -414,7 +414,7 @@ def _inbox_tab() -> None:
         st.caption(f"{state} every {watcher.interval:g} s{last}")
         if watcher.last_error:
             st.error(f"The last inbox pass failed: {esc(watcher.last_error)}")
-    st.markdown(f"Drop feed files into `{esc(folder)}` — while this dashboard runs it owns the database, so "
+    st.markdown(f"Drop feed files into {md_code(folder)} — while this dashboard runs it owns the database, so "
                 "scheduled exports and scripts hand files over here. Each file is imported all-or-nothing within a "
                 "minute and moved to `done/`, or to `failed/` with a `.report.txt` beside it.")
     st.markdown("One folder per source: a file in `inbox/berlin-shop/` is imported as source **berlin-shop** "

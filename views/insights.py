@@ -57,7 +57,9 @@ k[3].metric("Fallback accepted", rate("fallback"),
 k[4].metric("Cases resolved", f"{s['resolved_cases']:,}")
 k[5].metric("Median time to resolution", "—" if s["ttr_p50_hours"] is None else f"{s['ttr_p50_hours']:.1f} h")
 
+judged = {src: s["acceptance"][src]["judged"] for src in insights.SOURCES}
 source = st.radio("Acceptance of suggestions from", list(insights.SOURCES), horizontal=True, key="in_source",
+                  index=list(insights.SOURCES).index(max(insights.SOURCES, key=lambda src: judged[src])),
                   format_func=insights.SOURCE_LABELS.get,
                   help="Acceptance is shown for one source at a time: agreeing with a template is not agreeing "
                        "with the model.")

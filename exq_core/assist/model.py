@@ -95,7 +95,8 @@ the bucket, the priority or these rules.
 - confidence: a number from 0 to 1.
 - missing_evidence: at most {EVIDENCE_ITEMS_MAX} short items a person should collect before deciding \
 (for example a PSP transaction id, photos of the damage, a tracking number).
-- Personal data is masked ([email], [phone], [street], [name], [postcode], [iban], [card], [account], [dob], \
+- Personal data is masked ([email], [phone], [street], [name], [postcode], [city], [customer], [iban], [card], \
+[account], [dob], \
 "on file"); do not ask for it."""
 
 

@@ -178,6 +178,30 @@ def resume(store: Store, session_id: str | None, *, now: datetime | None = None)
     return Actor(username=username, role=Role(role))
 
 
+def why_ended(store: Store, session_id: str | None) -> str:
+    """The sentence to show someone whose session `resume` refused: the specific reason when it is known."""
+    generic = ("Your session ended: you signed out elsewhere, your password or role changed, your account was "
+               "disabled, or it was idle too long. Sign in again.")
+    if not session_id:
+        return generic
+    with store.read() as cur:
+        row = cur.execute("""SELECT s.username, s.ended_reason, s.epoch, u.disabled, coalesce(u.session_epoch, 0)
+                             FROM sessions s LEFT JOIN users u ON u.username = s.username
+                             WHERE s.session_id = ?""", [session_id]).fetchone()
+    if row is None:
+        return generic
+    username, reason, epoch, disabled, account_epoch = row
+    if disabled is None:
+        return f"You were signed out: the account '{username}' was removed."
+    if disabled:
+        return f"You were signed out: the account '{username}' is disabled."
+    if epoch != account_epoch:
+        return "You were signed out: the password or role of this account changed. Sign in again."
+    return {"idle": f"You were signed out after {idle_limit().total_seconds() / 3600:g} hours without activity.",
+            "expired": f"You were signed out: a session lasts at most {MAX_AGE.days} days. Sign in again.",
+            "signed out": "You signed out (here or in another tab)."}.get(reason or "", generic)
+
+
 def end(store: Store, session_id: str | None, reason: str = "signed out", *, now: datetime | None = None) -> None:
     if not session_id:
         return

@@ -262,7 +262,8 @@ def decision_log_rows(cur, f: DecisionLogFilter | None = None):
     where, params = _log_where(f)
     cur.execute(f"""SELECT {_log_select()} FROM {DECISIONS} d LEFT JOIN cases c ON c.case_id = d.case_id
                     WHERE {where} ORDER BY d.decided_at DESC, d.decision_id DESC""", params)
-    return cur.columns, iter(lambda: cur.fetchmany(10_000), [])
+    from ..exports import batches
+    return cur.columns, batches(cur)
 
 
 def decision_log_csv(cur, f: DecisionLogFilter | None = None) -> bytes:

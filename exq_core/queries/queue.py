@@ -98,7 +98,8 @@ def page_ids(cur, rules: RuleSet, now: datetime, where: str, params: dict, *, li
     k = offset + limit
     static = _static_sql(cur, rules)
     priority = f"({static} + {rules.urgency_sql('$now', 'c.')})"
-    max_urgency = literal(float(rules.priority.max_urgency))
+    # the bound, with room for floating point: (a + 30) - 30 is not always a
+    max_urgency = literal(float(rules.priority.max_urgency) + 1e-6)
     rows = cur.execute(f"""
         WITH top_static AS (
             SELECT {priority} AS priority FROM cases c WHERE {where}

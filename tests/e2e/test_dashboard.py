@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from exq_core.dashboard import format_hours
+from ui.format import format_hours
 from exq_core.models import BUCKET_LABELS
 from tests.conftest import ROOT, RunningApp, sign_in, wait_for_app
 

@@ -28,7 +28,12 @@ def test_upload_preview_and_import_a_shopify_export(running_app, page, artifacts
     page.get_by_text("#7003").first.wait_for(state="attached")   # the preview grid (a canvas; cells for a11y)
     page.screenshot(path=str(artifacts / "import-preview.png"), full_page=True)
 
-    page.get_by_role("button", name="Import orders_export_1.csv").click()
+    importing = page.get_by_role("button", name="Import orders_export_1.csv")
+    assert importing.is_disabled()                 # a Shopify export does not name its store: say which
+    page.get_by_role("textbox", name="Store (required: a Shopify export does not name its store)").fill("berlin-shop")
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    importing.click()
     page.locator("[data-testid='stAlert']", has_text="Imported: orders_export_1.csv is import #").wait_for(timeout=60_000)
     wait_for_app(page)
     metrics = page.locator("[data-testid='stMetric']")
@@ -60,7 +65,8 @@ def test_a_file_dropped_in_the_inbox_is_imported_by_the_running_app(demo_db, pag
         while not done.exists() and time.time() < deadline:
             time.sleep(0.5)
         assert done.exists(), (demo_db.parent / "streamlit.log").read_text()[-3000:]
-        sign_in(page, app.url + "/import")                      # a fresh session reads the result
+        page.goto(app.url + "/import")                          # a reload: the session goes on, reads anew
+        wait_for_app(page)
         page.get_by_role("tab", name="Inbox").click()
         page.get_by_text("Done: scheduled.csv").wait_for(timeout=30_000)
         page.screenshot(path=str(artifacts / "import-inbox.png"), full_page=True)

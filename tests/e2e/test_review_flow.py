@@ -48,7 +48,10 @@ def test_review_flow_end_to_end(demo_db, running_app, page, artifacts):
     page.get_by_role("heading", name=re.compile(f"Case {first} ")).wait_for()
     page.get_by_text("AI suggestion").wait_for()
 
-    # Resolve without evidence: refused, with the reason on screen, still on the same case.
+    # Accept the suggestion, then resolve without evidence: refused, the reason on screen, same case.
+    page.get_by_role("button", name=re.compile(r"^Accept: ")).click()
+    wait_for_app(page)
+    page.get_by_text("Accepting the suggestion").wait_for()
     choose(page, f"rv_{first}_reason")
     page.get_by_role("button", name="Save decision").click()
     wait_for_app(page)
@@ -91,7 +94,8 @@ def test_review_flow_end_to_end(demo_db, running_app, page, artifacts):
             second_holder = cur.execute("SELECT assignee FROM cases WHERE case_id = ?", [second]).fetchone()[0]
     assert len(rows) == 1                                   # the refused attempt wrote nothing
     reviewer, from_state, to_state, reason, stored_evidence, verdict = rows[0]
-    assert (reviewer, from_state, to_state, stored_evidence) == ("sam", "in_review", "resolved", evidence)
-    assert reason and verdict in ("accepted", "overridden")
+    assert (reviewer, to_state, stored_evidence) == ("sam", "resolved", evidence)
+    assert from_state in ("in_review", "escalated")         # claimed on open: a new case went into review
+    assert reason and verdict == "accepted"                # the person pressed Accept: recorded as such
     assert state == State.RESOLVED.value
     assert second_holder == "sam"                           # the next case was claimed on open

@@ -231,6 +231,20 @@ def test_a_session_survives_until_signed_out_or_idle(store):
     assert sessions.resume(store, sid, now=NOW) is None
 
 
+def test_the_signed_out_person_is_told_why(store):
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    idle, out, changed = (sessions.start(store, alice, via="password", now=NOW) for _ in range(3))
+    assert sessions.resume(store, idle, now=NOW + timedelta(hours=13)) is None
+    assert sessions.why_ended(store, idle) == "You were signed out after 12 hours without activity."
+    sessions.end(store, out)
+    assert sessions.why_ended(store, out) == "You signed out (here or in another tab)."
+    auth.set_role(store, "alice", Role.VIEWER, SYSTEM)
+    assert "password or role of this account changed" in sessions.why_ended(store, changed)
+    auth.set_disabled(store, "alice", True, SYSTEM)
+    assert sessions.why_ended(store, changed) == "You were signed out: the account 'alice' is disabled."
+    assert sessions.why_ended(store, "no-such-session").startswith("Your session ended")
+
+
 @pytest.mark.parametrize("change", [
     lambda s: auth.set_password(s, "alice", "a-new-password-1", SYSTEM),
     lambda s: auth.set_role(s, "alice", Role.VIEWER, SYSTEM),

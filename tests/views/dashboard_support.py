@@ -48,7 +48,8 @@ def frozen_now(monkeypatch) -> datetime:
     import exq_core.store
     import ui.data
     import ui.review
-    for module in (exq_core.store, exq_core.cli, ui.data, ui.review):
+    import exq_core.services
+    for module in (exq_core.store, exq_core.cli, exq_core.services, ui.data, ui.review):
         monkeypatch.setattr(module, "utcnow", lambda: now)
     return now
 

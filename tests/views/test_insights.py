@@ -50,18 +50,22 @@ def raw_decisions(store: Store) -> pd.DataFrame:
 def test_acceptance_by_bucket_matches_the_raw_decisions(store):
     raw = raw_decisions(store)
     got = insights.acceptance_by_bucket(_cur(store))
-    assert list(got["bucket"]) == [b.value for b in BUCKETS]                  # every bucket, fixed order
+    # every bucket × every source, fixed order: acceptance is never mixed across sources
+    assert list(zip(got["bucket"], got["source"])) == [(b.value, s) for b in BUCKETS for s in insights.SOURCES]
     for row in got.itertuples():
-        mine = raw[raw["bucket"] == row.bucket]
+        mine = raw[(raw["bucket"] == row.bucket) & (raw["suggestion_source"] == row.source)]
         accepted = int((mine["verdict"] == "accepted").sum())
         overridden = int((mine["verdict"] == "overridden").sum())
         assert (row.accepted, row.overridden) == (accepted, overridden)
         if accepted + overridden:
             assert row.acceptance_rate == pytest.approx(accepted / (accepted + overridden))
     s = insights.summary(_cur(store))
-    judged = raw["verdict"].isin(["accepted", "overridden"]).sum()
     assert s["decisions"] == len(raw)
-    assert s["acceptance_rate"] == pytest.approx((raw["verdict"] == "accepted").sum() / judged)
+    for source in insights.SOURCES:
+        mine = raw[raw["suggestion_source"] == source]
+        judged = mine["verdict"].isin(["accepted", "overridden"]).sum()
+        expected = (mine["verdict"] == "accepted").sum() / judged if judged else None
+        assert s["acceptance"][source]["acceptance_rate"] == (pytest.approx(expected) if judged else None)
 
 
 def test_acceptance_per_week_and_override_pairs(store):
@@ -123,7 +127,7 @@ def test_filters_narrow_every_panel(store):
     mine = raw[(raw["decided_at"] >= since) & (raw["bucket"] == "payment_mismatch")]
     assert insights.summary(_cur(store), f)["decisions"] == len(mine)
     acc = insights.acceptance_by_bucket(_cur(store), f)
-    assert list(acc["bucket"]) == ["payment_mismatch"]
+    assert set(acc["bucket"]) == {"payment_mismatch"} and list(acc["source"]) == list(insights.SOURCES)
     assert set(insights.resolution_reasons(_cur(store), f)["bucket"]) <= {"payment_mismatch"}
     log, total = insights.decision_log(_cur(store), DecisionLogFilter(**f.model_dump(), reviewers=["sam"],
                                                                          verdicts=[Verdict.OVERRIDDEN]))
@@ -163,7 +167,8 @@ def test_insights_page_renders_every_panel(app_env):
     at = session(app_env, MARIA, page="views/insights.py")
     assert not at.exception
     labels = [m.label for m in at.metric]
-    assert labels == ["Decisions", "AI acceptance", "Overrides", "Cases resolved", "Median time to resolution"]
+    assert labels == ["Decisions", "Model accepted", "Offline assistant accepted", "Fallback accepted",
+                      "Cases resolved", "Median time to resolution"]
     subheaders = [h.value for h in at.subheader]
     for name in ("AI acceptance by bucket", "AI acceptance per week", "Overrides: suggested → chosen",
                  "Resolution reasons", "Time to resolution", "Reviewer throughput", "Decision log"):

@@ -7,9 +7,9 @@ import urllib.parse
 import pytest
 
 from exq_core import queries
-from ui.format import format_hours, open_by_bucket
 from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
 from exq_core.store import open_store
+from ui.format import format_hours, open_by_bucket
 from tests.views.dashboard_support import cli_stats, frozen_now, metric_values, session, vega_specs  # noqa: F401
 
 PAGE = "views/overview.py"
@@ -162,7 +162,7 @@ def test_sidebar_shows_database_last_import_and_person(app_env):
         s.con.execute("UPDATE imports SET file_name = '<script>alert(1)</script>**x**.csv'")
     at = session(app_env, MARIA)
     captions = [c.value for c in at.sidebar.caption]
-    assert any(str(app_env) in c for c in captions)
+    assert f"Database: `{app_env}`" in captions                   # a code span shows its text as is
     last = next(c for c in captions if c.startswith("Last import:"))
     # The file name is data: escaped, so Markdown shows it literally.
     assert r"\<script\>alert\(1\)\</script\>\*\*x\*\*\.csv" in last

@@ -165,7 +165,8 @@ def test_claim_next_claims_the_top_unclaimed_case_and_opens_it(app_env, frozen_n
     assert not at.exception
     assert dict(at.query_params) == {"case": str(top)}
     case = services.get_case(store(), top)
-    assert case.assignee == "sam" and case.claimed_at == frozen_now and case.state == "in_review"
+    assert case.assignee == "sam" and case.claimed_at == frozen_now
+    assert case.state in ("in_review", "escalated")          # a new or waiting case goes to review; others keep
     # The next press takes the next case, never the same one.
     at2 = session(app_env, SAM, PAGE)
     at2.button(key="queue_claim_next").click().run()
@@ -284,6 +285,9 @@ def test_hostile_order_text_is_shown_as_plain_text(app_env, frozen_now):
                       [hostile, source, order_id])
         s.con.execute("UPDATE orders SET order_id = ? WHERE source = ? AND order_id = ?", [hostile, source, order_id])
         s.con.execute("UPDATE cases SET order_id = ? WHERE case_id = ?", [hostile, case_id])
+        s.con.execute("UPDATE orders SET search_text = lower(concat_ws(chr(31), order_id, customer_id, "
+                      "customer_email, ship_name, customer_message)) WHERE source = ? AND order_id = ?",
+                      [source, hostile])
     at = session(app_env, SAM, PAGE, params={"q": "DROP TABLE"})
     assert not at.exception
     table = at.dataframe[0].value
@@ -317,4 +321,4 @@ def test_a_claim_in_another_browser_shows_on_the_next_rerun(app_env, frozen_now)
     at.run()
     table = at.dataframe[0].value.set_index("Case")
     assert table.loc[case_id, "Assignee"] == "sam (claimed)"
-    assert table.loc[case_id, "State"] == "In review"
+    assert table.loc[case_id, "State"] in ("In review", "Escalated")

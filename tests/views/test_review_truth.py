@@ -140,9 +140,9 @@ def test_a_precomputed_suggestion_is_the_one_shown_after_the_claim(db, store, mo
     with FakeOpenAI(answer(summary="Precomputed.")) as server:
         model_env(monkeypatch, server)
         config = assist.AIConfig(**server.config())
-        report = assist.precompute(store, load_rules(), limit=5, config=config)
+        report = assist.precompute(store, load_rules(), limit=40, config=config)
         asked = len(server.requests)
-        assert report.made == asked == 5
+        assert report.made == asked == 40
         with store.read() as cur:
             top = cur.execute("SELECT case_id FROM suggestions WHERE summary = 'Precomputed.' AND case_id IN "
                               "(SELECT case_id FROM cases WHERE state = 'new') ORDER BY case_id LIMIT 1").fetchone()

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from exq_core import auth
+from exq_core.errors import NotPermitted
 from exq_core.models import SYSTEM, Actor, Role
 from tests.conftest import ROOT, TEST_PASSWORD, app_test
 
@@ -69,8 +70,9 @@ def test_wrong_password_is_refused(app_env):
 
 
 def test_repeated_failures_are_refused_with_a_wait(app_env):
+    from exq_core.auth import throttle
     at = app_test()
-    for i in range(auth.FREE_FAILURES):
+    for i in range(throttle.ACCOUNT_FREE):
         at = _sign_in(at, "sam", f"guess-{i}")
     at = _sign_in(at, "sam", TEST_PASSWORD)
     assert "Too many failed sign-ins" in at.error[0].value
@@ -150,8 +152,20 @@ def test_users_page_refuses_a_viewer_in_exq_core(app_env):
     at = AppTest.from_file(str(ROOT / "views" / "users.py"), default_timeout=60)
     at.session_state["actor"] = Actor(username="vic", role=Role.VIEWER)
     at.run()
-    assert "may not users" in at.error[0].value
+    assert "needs another role" in at.info[0].value
     assert len(at.dataframe) == 0
+    with pytest.raises(NotPermitted):                       # and exq_core refuses on its own
+        from ui.common import get_store
+        auth.list_users(get_store(), Actor(username="vic", role=Role.VIEWER))
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "views").glob("*.py")))
+def test_every_page_checks_the_session_itself(app_env, page):
+    """Defence in depth: a page file run without app.py's gate (and without a session) shows nothing."""
+    at = AppTest.from_file(str(ROOT / "views" / page), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert len(at.dataframe) == 0 and len(at.metric) == 0 and not at.title
 
 
 # -- single sign-on (OIDC through st.login) -----------------------------------------------------------
@@ -186,16 +200,28 @@ def test_single_sign_on_without_authlib_says_what_to_install(app_env, monkeypatc
     assert "pip install" in at.caption[0].value
 
 
-def test_an_oidc_user_with_a_local_account_is_signed_in_with_its_role(app_env):
+IDP = "https://idp.example.test"
+
+
+def test_an_invited_oidc_user_is_signed_in_with_the_invited_role(app_env):
     from ui.common import get_store
-    auth.add_user(get_store(), "vic@example.com", None, Role.REVIEWER, SYSTEM)
-    at = _oidc_app({"is_logged_in": True, "email": "vic@example.com", "name": "Vic"})
-    assert at.session_state["actor"] == Actor(username="vic@example.com", role=Role.REVIEWER)
+    auth.invite(get_store(), "vic.new@example.com", Role.REVIEWER, SYSTEM)
+    at = _oidc_app({"is_logged_in": True, "iss": IDP, "sub": "idp-7", "email": "vic.new@example.com",
+                    "email_verified": True, "name": "Vic"})
+    assert at.session_state["actor"] == Actor(username="vic.new@example.com", role=Role.REVIEWER)
     assert "Open exceptions" in [m.label for m in at.metric]
 
 
+def test_an_oidc_identity_named_like_a_local_manager_is_not_that_manager(app_env):
+    at = _oidc_app({"is_logged_in": True, "iss": IDP, "sub": "idp-666", "email": "maria@example.com",
+                    "email_verified": True, "preferred_username": "maria"})
+    assert "actor" not in at.session_state
+    assert "has no exq account" in at.info[0].value
+
+
 def test_an_unknown_oidc_user_is_refused(app_env):
-    at = _oidc_app({"is_logged_in": True, "email": "stranger@example.com"})
+    at = _oidc_app({"is_logged_in": True, "iss": IDP, "sub": "idp-9", "email": "stranger@example.com",
+                    "email_verified": True})
     assert "actor" not in at.session_state
     assert "stranger@example.com has no exq account" in at.info[0].value
     assert [b.label for b in at.button] == ["Sign in", "Sign out of the identity provider"]

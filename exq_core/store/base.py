@@ -120,6 +120,7 @@ class Store:
 
     dialect: Dialect
     label: str          # what messages call it: a file path, or a PostgreSQL URL without its password
+    target: str         # what opens it again (`--db`, EXQ_DB): the file path, or the full URL
 
     def read(self) -> Iterator[Cursor]:
         raise NotImplementedError

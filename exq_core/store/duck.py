@@ -99,7 +99,7 @@ class DuckStore(Store):
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False, migrate: bool = True,
                  memory_limit: str | None = None):
         self.path = Path(path)
-        self.label = str(self.path)
+        self.label = self.target = str(self.path)
         self.read_only = read_only
         self.con = connect(self.path, read_only=read_only)
         if memory_limit:

@@ -39,7 +39,7 @@ class PgStore(Store):
     def __init__(self, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 8):
         import psycopg
         from psycopg_pool import ConnectionPool
-        self.url = url
+        self.url = self.target = url
         self.label = redact(url)
         self.read_only = False
         try:

@@ -215,6 +215,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_migrate_store(args) -> int:
+    """Copy a DuckDB file's data into an empty PostgreSQL database (team server mode)."""
+    from .store.transfer import copy_duckdb_to_postgres
+    with open_store(args.source) as source, open_store(args.target) as target:
+        with progress_bar("migrate-store", not args.quiet) as tick:
+            done = copy_duckdb_to_postgres(source, target, progress=tick)
+        print(done.summary(source.label, target.label))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exq_core", description="exq — the ecommerce exception queue")
     common = argparse.ArgumentParser(add_help=False)
@@ -266,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", choices=sorted(EXPORTS), default="decisions")
     p.add_argument("--out")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("migrate-store", help="copy a DuckDB file's data into an empty PostgreSQL database")
+    p.add_argument("--from", dest="source", required=True, help="the DuckDB file, e.g. data/exq.duckdb")
+    p.add_argument("--to", dest="target", required=True, help="the PostgreSQL database, postgresql://…")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_migrate_store)
 
     from .cli_user import add_user_parser
     add_user_parser(sub, common)

@@ -81,19 +81,19 @@ def cmd_user_disable(args) -> int:
 
 def cmd_user_first_run(args) -> int:
     """For `make run`: on a database without accounts, create the first manager; never prompts."""
-    db = Path(args.db)
-    with open_store(db) as store:
-        created = auth.ensure_first_manager(store, db.parent)
+    with open_store(args.db) as store:
+        created = auth.ensure_first_manager(store, store.home)
         count = auth.count_users(store)
+        home, label = store.home, store.label
     if created:
         username, password, path = created
         print(f"\n  First sign-in: username '{username}', password '{password}'\n"
               f"  (also in {path}, readable only by you; change the password after signing in, then delete "
               "that file)\n")
     else:
-        hint = db.parent / auth.FIRST_LOGIN_FILE
+        hint = home / auth.FIRST_LOGIN_FILE
         extra = f" First sign-in details: {hint}." if hint.exists() else ""
-        print(f"{count} account(s) in {db}; sign in with yours.{extra} "
+        print(f"{count} account(s) in {label}; sign in with yours.{extra} "
               "Accounts: python -m exq_core user list")
     return 0
 

@@ -17,7 +17,7 @@ from .models import (ACTIONS, DEFAULT_ACTIONS, Actor, Bucket, Case, DecisionRequ
 from .queries.cases import CASE_COLUMNS
 from .rules import RuleSet, load_rules
 from .services import DECISION_COLUMNS
-from .store import Store, utcnow
+from .store import Store, literal, utcnow
 from . import workflow
 
 FIRST = ["Amelia", "Noah", "Olivia", "Liam", "Sofia", "Mateo", "Emma", "Lucas", "Mia", "Ethan", "Zoe",
@@ -58,7 +58,8 @@ EVIDENCE = {
 
 
 def _lst(values) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+    """A DuckDB list literal (the synthetic feed is generated in DuckDB, then imported like any file)."""
+    return "[" + ", ".join(literal(v) for v in values) + "]"
 
 
 def feed_sql(n: int, seed: int, now: datetime) -> str:
@@ -137,9 +138,9 @@ def write_feed(path: str | Path, n: int, seed: int = 7, now: datetime | None = N
     """Write the synthetic feed as a CSV file (the demo and the benchmarks import it like any feed)."""
     import duckdb
     path = Path(path)
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"COPY ({feed_sql(n, seed, now or utcnow())} ORDER BY i) TO '{str(path).replace(chr(39), chr(39) * 2)}' "
+    from .store.duck import DUCKDB_CONFIG, quiet
+    con = quiet(duckdb.connect(config=DUCKDB_CONFIG))
+    con.execute(f"COPY ({feed_sql(n, seed, now or utcnow())} ORDER BY i) TO {literal(str(path))} "
                 "(HEADER, DELIMITER ',')", {"now": now or utcnow()})
     con.close()
     return path

@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import datetime
@@ -34,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from exq_core import auth  # noqa: E402
 from exq_core.models import SYSTEM, Actor, Role  # noqa: E402
-from exq_core.store import open_store  # noqa: E402
+from exq_core.store import is_postgres_url, open_store  # noqa: E402
 
 auth.passwords.BCRYPT_ROUNDS = 4   # tests only: fast hashes (the shipped cost is auth.DEFAULT_BCRYPT_ROUNDS)
 TEST_PASSWORD = "exq-test-password"
@@ -59,34 +60,114 @@ def now() -> datetime:
     return NOW
 
 
-@pytest.fixture
-def store(tmp_path):
-    """An empty, migrated database file with the three test accounts (maria, sam, vic): every write
-    re-reads the acting person's account, so the people tests act as must exist."""
-    s = open_store(tmp_path / "exq.duckdb")
+# -- the backend: DuckDB files (default) or databases on a private PostgreSQL server ---------------
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=("duckdb", "postgresql"),
+                     default=os.environ.get("EXQ_TEST_BACKEND", "duckdb"),
+                     help="the store the integration, page and browser tests use: DuckDB files, or databases "
+                          "on a private PostgreSQL cluster this test session starts (or $EXQ_TEST_PG_URL)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--backend") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="DuckDB only (a property of the embedded file: locks, file modes, the file "
+                                   "format)")
+    for item in items:
+        if "duckdb_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def backend(request) -> str:
+    return request.config.getoption("--backend")
+
+
+@pytest.fixture(scope="session")
+def pg_server(backend):
+    """On --backend postgresql: the server the test databases live on (started here, stopped at the end),
+    with `empty`, a migrated template database holding the three test accounts. None on DuckDB."""
+    if backend != "postgresql":
+        yield None
+        return
+    from tests.pg_cluster import Databases, PrivateCluster
+    cluster = None
+    admin = os.environ.get("EXQ_TEST_PG_URL")
+    if not admin:
+        cluster = PrivateCluster().start()
+        admin = cluster.url()
+    databases = Databases(admin)
+    try:
+        databases.empty = databases.create(name=f"{databases.prefix}empty")
+        with open_store(databases.url(databases.empty)) as s:
+            _add_accounts(s)
+        yield databases
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _add_accounts(store) -> None:
     for username, role in ACCOUNTS.items():
-        auth.add_user(s, username, TEST_PASSWORD, role, SYSTEM)
+        auth.add_user(store, username, TEST_PASSWORD, role, SYSTEM)
+
+
+@pytest.fixture
+def new_db(backend, pg_server, tmp_path, monkeypatch):
+    """new_db(name="exq", template=None) -> a database target of its own for this test: a DuckDB file path
+    in tmp_path, or a PostgreSQL URL (a database created from `template`: "empty" for a migrated one with the
+    test accounts, "demo" for the seeded demo, None for a blank one). Dropped afterwards."""
+    created: list[str] = []
+    if backend == "postgresql":          # a server database has no folder: its companions go in the test's
+        monkeypatch.setenv("EXQ_HOME", str(tmp_path))
+
+    def make(name: str = "exq", template: str | None = None):
+        if backend != "postgresql":
+            return tmp_path / f"{name}.duckdb"
+        source = {"empty": pg_server.empty, "demo": getattr(pg_server, "demo", None), None: None}[template]
+        created.append(pg_server.create(template=source))
+        return pg_server.url(created[-1])
+    yield make
+    for name in created:
+        pg_server.drop(name)
+
+
+@pytest.fixture
+def store(new_db, backend):
+    """An empty, migrated database with the three test accounts (maria, sam, vic): every write re-reads the
+    acting person's account, so the people tests act as must exist. `store.target` opens it again."""
+    if backend == "postgresql":
+        s = open_store(new_db(template="empty"))
+    else:
+        s = open_store(new_db())
+        _add_accounts(s)
     yield s
     s.close()
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
+def demo_template(tmp_path_factory, backend, pg_server) -> Path | str:
     """A demo database built once per test session; copy it, never write to it."""
     from exq_core.demo import seed_demo
-    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    with open_store(path) as s:
+    if backend == "postgresql":
+        pg_server.demo = pg_server.create(name=f"{pg_server.prefix}demo")
+        target = pg_server.url(pg_server.demo)
+    else:
+        target = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    with open_store(target) as s:
         seed_demo(s, n=DEMO_ORDERS, seed=7, backlog=DEMO_BACKLOG)
-        for username, role in ACCOUNTS.items():
-            auth.add_user(s, username, TEST_PASSWORD, role, SYSTEM)
+        _add_accounts(s)
         s.checkpoint()
-    return path
+    return target
 
 
 @pytest.fixture
-def demo_db(demo_template, tmp_path) -> Path:
-    """A private copy of the demo database file."""
-    target = tmp_path / "demo.duckdb"
+def demo_db(demo_template, new_db, backend) -> Path | str:
+    """A private copy of the demo database: a file path (DuckDB) or a URL (PostgreSQL)."""
+    if backend == "postgresql":
+        return new_db("demo", template="demo")
+    target = new_db("demo")
     shutil.copy(demo_template, target)
     return target
 
@@ -129,10 +210,10 @@ def app_env(demo_db, monkeypatch):
 
 
 @pytest.fixture
-def empty_app_db(tmp_path, monkeypatch):
+def empty_app_db(new_db, monkeypatch):
     """A new, empty (migrated) database for AppTest: the first-run state a team sees before importing."""
     import streamlit as st
-    db = tmp_path / "empty.duckdb"
+    db = new_db("empty")
     open_store(db).close()
     monkeypatch.setenv("EXQ_DB", str(db))
     monkeypatch.chdir(ROOT)
@@ -152,11 +233,16 @@ def free_port() -> int:
 
 
 class RunningApp:
-    def __init__(self, db: Path, env: dict | None = None):
+    """`streamlit run server.py` on `db` (a file path or a URL), its output in `folder`/streamlit.log."""
+
+    def __init__(self, db: Path | str, env: dict | None = None, folder: Path | None = None):
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(db.parent / "streamlit.log", "w")
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="exq-app-")) if is_postgres_url(db) else Path(db).parent
+        self.log_path = folder / "streamlit.log"
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -168,7 +254,7 @@ class RunningApp:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {(self.db.parent / 'streamlit.log').read_text()[-2000:]}")
+                raise RuntimeError(f"streamlit exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
                     if r.read().decode().strip() == "ok":
@@ -188,9 +274,9 @@ class RunningApp:
 
 
 @pytest.fixture
-def running_app(demo_db):
+def running_app(demo_db, tmp_path):
     """The real dashboard on a private demo database; stopped by its own pid afterwards."""
-    app = RunningApp(demo_db)
+    app = RunningApp(demo_db, folder=tmp_path)
     yield app
     app.stop()
 

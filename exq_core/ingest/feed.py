@@ -31,6 +31,7 @@ from ..routing import RouteResult, route_changed, sync_static_priority
 from ..rules import RuleSet, load_rules
 from ..store import Store, utcnow
 from ..store.dialect import ident, literal
+from ..store.schema import SEARCH_TEXT
 from . import mapping as mappings, readers, shopify  # noqa: F401  (registers the shopify and mapped readers)
 from .validate import errors_sql, typed_sql
 
@@ -502,8 +503,7 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
                        AND orders.source = a.source AND orders.order_id = a.order_id)""")
     all_cols = ", ".join(ORDER_COLUMNS)
     cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
-                    SELECT {all_cols}, $id, $now, lower(concat_ws(chr(31), order_id, customer_id, customer_email,
-                                                                  ship_name, customer_message)) FROM applied""",
+                    SELECT {all_cols}, $id, $now, {SEARCH_TEXT} FROM applied""",
                 {"id": import_id, "now": now})
     tick("routing", 0.75)
     sync_static_priority(uow, rules)

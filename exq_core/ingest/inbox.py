@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from ..errors import ExqError, FeedInvalid
 from ..models import Actor, Role
 from ..rules import RuleSet, load_rules
-from ..store import Store, is_postgres_url, utcnow
+from ..store import Store, companion_dir, utcnow
 from .feed import SourceName, import_file
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,12 @@ SPECIAL = ("done", "failed")
 
 
 def inbox_dir(db: str | os.PathLike) -> Path:
-    """The inbox of a database: $EXQ_INBOX, else `inbox/` next to the database file (data/inbox/); for a
-    PostgreSQL database, data/inbox/ in the working folder."""
+    """The inbox of a database: $EXQ_INBOX, else `inbox/` in its companion folder — next to the database
+    file (data/inbox/); for a PostgreSQL database $EXQ_HOME/inbox, else data/inbox/ in the working folder."""
     env = os.environ.get("EXQ_INBOX", "")
     if env and env.lower() not in ("off", "0", "false", "no"):
         return Path(env)
-    if is_postgres_url(db):
-        return Path("data").resolve() / "inbox"
-    return Path(db).resolve().parent / "inbox"
+    return companion_dir(db) / "inbox"
 
 
 class InboxSettings(BaseModel):

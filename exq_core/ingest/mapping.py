@@ -227,7 +227,7 @@ def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimi
     path = Path(path)
     if not path.is_file():
         raise FeedError(f"no such file: {path}")
-    with store.read() as cur:
+    with store.work_cursor() as cur:
         load_any(cur, path, encoding, delimiter, limit=5000)
         names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
         samples: dict[str, list[str]] = {}
@@ -363,7 +363,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         elif field in TIME_COLUMNS and spec.date_format:
             parsed = _date_expr(expr, spec.date_format)
             checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
-                'does not match the date format {spec.date_format.replace("'", "''")}' AS reason, line AS row_line
+                {_q(f"does not match the date format {spec.date_format}")} AS reason, line AS row_line
                 FROM mapped_src WHERE nullif(trim({expr}), '') IS NOT NULL AND {parsed} IS NULL""")
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"

@@ -15,7 +15,7 @@ import duckdb
 
 from ..errors import FeedError
 from ..models import FEED_COLUMNS, REQUIRED_COLUMNS
-from ..store.dialect import ident
+from ..store.dialect import ident, literal
 
 
 @dataclass
@@ -321,7 +321,7 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
 
 def literal_key(key: str) -> str:
     """A JSON path for one top-level key, as a SQL string literal."""
-    return "'$.\"" + key.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''") + "\"'"
+    return literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
 def _json_layout(path: Path) -> str:

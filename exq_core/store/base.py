@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import re
 from contextlib import contextmanager
-from functools import lru_cache
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
@@ -152,6 +153,10 @@ class Store:
         """The folder that holds this database's companions (the inbox, first-login.txt)."""
         raise NotImplementedError
 
+    def work_cursor(self) -> Iterator[Cursor]:
+        """A DuckDB cursor for reading and validating a feed file (DuckDB reads every file format)."""
+        raise NotImplementedError
+
     # -- bulk writes ------------------------------------------------------------------------------
 
     def load_rows(self, uow: UnitOfWork, table: str, columns: list[str], rows: list[tuple]) -> None:
@@ -170,6 +175,14 @@ DEFAULT_DB = "data/exq.duckdb"
 def default_db_target() -> str:
     """$EXQ_DB (a DuckDB file path or a postgresql:// URL), else data/exq.duckdb."""
     return os.environ.get("EXQ_DB") or DEFAULT_DB
+
+
+def companion_dir(target: Any) -> Path:
+    """The folder for a database's companion files (its inbox, first-login.txt): a DuckDB file's own
+    folder; for a PostgreSQL database $EXQ_HOME, else data/ in the working folder."""
+    if is_postgres_url(target):
+        return Path(os.environ.get("EXQ_HOME") or "data").resolve()
+    return Path(target).resolve().parent
 
 
 def is_postgres_url(target: Any) -> bool:

@@ -63,6 +63,18 @@ def private(path: Path) -> None:
         pass
 
 
+# Never download an extension at run time.
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False}
+
+
+def quiet(con):
+    """Never draw DuckDB's own progress bar into our output (the CLI shows its own; a child process's
+    stdout is a protocol in the tests). A per-connection setting, so cursors inherit it."""
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the database file, turning DuckDB's lock error into a message naming the file and holder.
     A new file (and its folder) is created readable by its owner only."""
@@ -70,7 +82,7 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     in_memory = str(path) == ":memory:"
     if not in_memory and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
+    config = {**DUCKDB_CONFIG, "autoload_known_extensions": True}
     try:
         with _UMASK_GUARD:
             old = os.umask(0o077)    # the file and its WAL are born private
@@ -87,8 +99,7 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
         raise ExqError(f"Cannot open database {path}: {err}") from None
     if not in_memory:
         private(path)
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return quiet(con)
 
 
 class DuckStore(Store):
@@ -121,7 +132,7 @@ class DuckStore(Store):
 
     @property
     def home(self) -> Path:
-        return self.path.resolve().parent
+        return companion_dir(self.path)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

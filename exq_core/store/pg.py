@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ExqError, SchemaTooNew
-from .base import Cursor, Store, UnitOfWork
+from .base import Cursor, Store, UnitOfWork, companion_dir
 from .dialect import POSTGRES
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -65,7 +65,7 @@ class PgStore(Store):
 
     @property
     def home(self) -> Path:
-        return Path("data").resolve()
+        return companion_dir(self.url)
 
     def close(self) -> None:
         self.pool.close()
@@ -138,9 +138,9 @@ class PgStore(Store):
         copied here in bulk."""
         import duckdb
         from .dialect import DUCKDB
-        con = duckdb.connect(config={"autoinstall_known_extensions": False})
+        from .duck import DUCKDB_CONFIG, quiet
+        con = quiet(duckdb.connect(config=DUCKDB_CONFIG))
         try:
-            con.execute("SET TimeZone = 'UTC'")
             yield Cursor(con, DUCKDB)
         finally:
             con.close()

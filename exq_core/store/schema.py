@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# What an order's text search looks in (orders.search_text, kept by every import): its ids, e-mail, name and
+# message, lower-cased once. Searching is `strpos(search_text, lower(term)) > 0` (queries.queue).
+SEARCH_TEXT = "lower(concat_ws(chr(31), order_id, customer_id, customer_email, ship_name, customer_message))"
+
+
 @dataclass(frozen=True)
 class Migration:
     common: list[str]
@@ -101,8 +106,7 @@ MIGRATIONS: list[Migration] = [
         "UPDATE suggestions SET source = 'model' WHERE source LIKE 'openai:%'",
         "ALTER TABLE cases ADD COLUMN IF NOT EXISTS static_priority DOUBLE PRECISION",
         "ALTER TABLE orders ADD COLUMN IF NOT EXISTS search_text VARCHAR",
-        "UPDATE orders SET search_text = lower(concat_ws(chr(31), order_id, customer_id, customer_email, "
-        "ship_name, customer_message))",
+        f"UPDATE orders SET search_text = {SEARCH_TEXT}",
         "ALTER TABLE users ADD COLUMN IF NOT EXISTS session_epoch INTEGER DEFAULT 0",
         "UPDATE users SET session_epoch = 0 WHERE session_epoch IS NULL",
         "ALTER TABLE users ADD COLUMN IF NOT EXISTS oidc_issuer VARCHAR",

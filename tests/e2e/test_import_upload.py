@@ -47,7 +47,7 @@ def test_upload_preview_and_import_a_shopify_export(running_app, page, artifacts
 
 
 def test_a_file_dropped_in_the_inbox_is_imported_by_the_running_app(demo_db, page, artifacts, tmp_path):
-    app = RunningApp(demo_db, env={"EXQ_INBOX_INTERVAL": "1"})
+    app = RunningApp(demo_db, env={"EXQ_INBOX_INTERVAL": "1"}, folder=tmp_path)
     try:
         folder = inbox_dir(demo_db)
         deadline = time.time() + 30
@@ -64,7 +64,7 @@ def test_a_file_dropped_in_the_inbox_is_imported_by_the_running_app(demo_db, pag
         deadline = time.time() + 60
         while not done.exists() and time.time() < deadline:
             time.sleep(0.5)
-        assert done.exists(), (demo_db.parent / "streamlit.log").read_text()[-3000:]
+        assert done.exists(), app.log_path.read_text()[-3000:]
         page.goto(app.url + "/import")                          # a reload: the session goes on, reads anew
         wait_for_app(page)
         page.get_by_role("tab", name="Inbox").click()

@@ -27,18 +27,24 @@ def cli(*args, db=None, check=None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    db = tmp_path_factory.mktemp("cli") / "demo.duckdb"
+def demo_file(tmp_path_factory, backend, pg_server):
+    """A demo database made by `demo`, shared by this module's read-only tests."""
+    if backend == "postgresql":
+        db = pg_server.url(pg_server.create())
+    else:
+        db = tmp_path_factory.mktemp("cli") / "demo.duckdb"
     out = cli("demo", "--orders", "600", db=db, check=0)
     assert "600 demo orders" in out.stdout
     return db
 
 
-def test_init_creates_a_migrated_file(tmp_path):
-    db = tmp_path / "sub" / "exq.duckdb"
+def test_init_creates_a_migrated_database(tmp_path, new_db, backend):
+    db = tmp_path / "sub" / "exq.duckdb" if backend == "duckdb" else new_db()
     out = cli("init", db=db, check=0)
-    assert f"schema version {SCHEMA_VERSION}" in out.stdout and db.exists()
+    assert f"schema version {SCHEMA_VERSION}" in out.stdout
     cli("init", db=db, check=0)   # idempotent
+    with open_store(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_stats_json(demo_file):
@@ -72,8 +78,8 @@ def test_demo_refuses_to_overwrite_without_force(demo_file):
         assert snapshot(store) == before
 
 
-def test_import_good_then_again(tmp_path, feed):
-    db = tmp_path / "exq.duckdb"
+def test_import_good_then_again(tmp_path, feed, new_db):
+    db = new_db()
     path = feed([{"order_id": "A"}, {"order_id": "B", "items_available": "0"}])
     out = cli("import", str(path), db=db, check=0)
     assert "feed.csv (source feed): import #" in out.stdout and "imported: 2 rows" in out.stdout
@@ -86,8 +92,8 @@ def test_import_good_then_again(tmp_path, feed):
         assert only_logged(before, snapshot(store))
 
 
-def test_import_bad_file_exits_1_with_a_report(tmp_path, feed):
-    db = tmp_path / "exq.duckdb"
+def test_import_bad_file_exits_1_with_a_report(tmp_path, feed, new_db):
+    db = new_db()
     cli("init", db=db, check=0)
     path = feed([{"order_id": "A"}, {"order_id": "B", "placed_at": "last tuesday"}], "bad.csv")
     out = cli("import", str(path), db=db, check=1)
@@ -98,8 +104,8 @@ def test_import_bad_file_exits_1_with_a_report(tmp_path, feed):
         assert counts(store)["orders"] == 0
 
 
-def test_import_skip_invalid(tmp_path, feed):
-    db = tmp_path / "exq.duckdb"
+def test_import_skip_invalid(tmp_path, feed, new_db):
+    db = new_db()
     path = feed([{"order_id": "A"}, {"order_id": "B", "placed_at": "last tuesday"}], "bad.csv")
     out = cli("import", str(path), "--skip-invalid", db=db, check=0)
     assert "partial" in out.stdout and "1 rejected" in out.stdout and "bad.csv:3" in out.stderr
@@ -107,8 +113,8 @@ def test_import_skip_invalid(tmp_path, feed):
         assert counts(store)["orders"] == 1 and counts(store)["rejects"] == 1
 
 
-def test_import_unreadable_and_missing_files(tmp_path, feed):
-    db = tmp_path / "exq.duckdb"
+def test_import_unreadable_and_missing_files(tmp_path, feed, new_db):
+    db = new_db()
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     out = cli("import", str(empty), str(tmp_path / "missing.csv"), db=db, check=1)

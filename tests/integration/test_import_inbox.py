@@ -21,7 +21,7 @@ from tests.integration.conftest import only_logged, snapshot, write_feed
 
 @pytest.fixture
 def inbox(store):
-    folder = inbox_dir(store.path)
+    folder = inbox_dir(store.target)
     folder.mkdir()
     return folder
 
@@ -34,8 +34,13 @@ def age(path: Path, seconds: float = 60) -> Path:
 
 
 def test_the_inbox_is_next_to_the_database(tmp_path, monkeypatch):
-    monkeypatch.delenv("EXQ_INBOX", raising=False)
+    for name in ("EXQ_INBOX", "EXQ_HOME"):
+        monkeypatch.delenv(name, raising=False)
     assert inbox_dir(tmp_path / "data" / "exq.duckdb") == (tmp_path / "data" / "inbox").resolve()
+    monkeypatch.chdir(tmp_path)                       # a server database: data/inbox/ where exq runs …
+    assert inbox_dir("postgresql://exq@db.internal/exq") == (tmp_path / "data" / "inbox").resolve()
+    monkeypatch.setenv("EXQ_HOME", str(tmp_path / "exq-home"))           # … or in $EXQ_HOME
+    assert inbox_dir("postgresql://exq@db.internal/exq") == (tmp_path / "exq-home" / "inbox").resolve()
     monkeypatch.setenv("EXQ_INBOX", str(tmp_path / "drop"))
     assert inbox_dir(tmp_path / "data" / "exq.duckdb") == tmp_path / "drop"
 
@@ -200,6 +205,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.duckdb_only
 def test_cli_import_while_the_dashboard_holds_the_database_points_to_the_inbox(tmp_path, capsys, feed):
     db = tmp_path / "data" / "exq.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT), db=str(db))],

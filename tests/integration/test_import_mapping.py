@@ -151,7 +151,7 @@ def test_a_parquet_file_with_a_mapping(store, tmp_path):
 # -- the command line ------------------------------------------------------------------------------
 
 def test_cli_mapping_save_list_show_and_import(store, erp_file, tmp_path, capsys):
-    db = str(store.path)
+    db = store.target
     store.close()
     toml = tmp_path / "acme.toml"
     toml.write_text(parse_spec(SPEC).to_toml())
@@ -168,7 +168,7 @@ def test_cli_mapping_save_list_show_and_import(store, erp_file, tmp_path, capsys
 
 
 def test_cli_suggest_prints_a_mapping_file(store, erp_file, tmp_path, capsys):
-    db = str(store.path)
+    db = store.target
     store.close()
     assert main(["mapping", "suggest", str(erp_file), "--db", db, "--name", "acme"]) == 0
     out = capsys.readouterr().out

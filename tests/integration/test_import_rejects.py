@@ -58,7 +58,7 @@ def test_rejects_export_the_whole_rows_as_written_and_import_again_after_fixing(
 
 def test_cli_lists_and_exports_rejects(store, feed, tmp_path, capsys):
     path = mixed(feed)
-    db = str(store.path)
+    db = store.target
     store.close()
     assert main(["import", str(path), "--skip-invalid", "--db", db, "--quiet"]) == 0
     captured = capsys.readouterr()
@@ -81,7 +81,7 @@ def test_cli_lists_and_exports_rejects(store, feed, tmp_path, capsys):
 def test_cli_lists_imports_including_refused_ones(store, feed, capsys):
     good = feed([{"order_id": "A"}], "good.csv")
     bad = feed([{"order_id": "B", "order_total": "x"}], "bad.csv")
-    db = str(store.path)
+    db = store.target
     store.close()
     main(["import", str(good), "--db", db, "--quiet"])
     main(["import", str(bad), "--db", db, "--quiet"])

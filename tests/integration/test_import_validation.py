@@ -254,7 +254,7 @@ def test_a_json_array_is_read_too(store, tmp_path):
 def test_cli_prints_the_report_and_writes_nothing(store, feed, capsys):
     path = feed([{"order_id": "C1"}, {"order_id": "C2", "order_total": "-5"},
                  {"order_id": "C3", "placed_at": "yesterday"}], "bad.csv")
-    db = str(store.path)
+    db = store.target
     store.close()
     assert main(["import", str(path), "--db", db, "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -267,7 +267,7 @@ def test_cli_prints_the_report_and_writes_nothing(store, feed, capsys):
 def test_cli_names_an_unreadable_file(store, tmp_path, capsys):
     path = tmp_path / "photo.csv"
     path.write_bytes(PNG)
-    db = str(store.path)
+    db = store.target
     store.close()
     assert main(["import", str(path), "--db", db, "--quiet"]) == 1
     assert "photo.csv" in capsys.readouterr().err

@@ -3,6 +3,7 @@ text search."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -13,6 +14,7 @@ from exq_core.models import AGE_BANDS, BUCKETS, STATES, Actor, Role
 from exq_core.queries import UNASSIGNED, QueueFilter
 from exq_core.rules import load_rules
 from exq_core.store import utcnow
+from tests.sql import reindex_order, write
 from ui.format import open_by_bucket
 
 
@@ -57,8 +59,7 @@ def test_queue_with_every_state_or_snoozed_cases_shown(demo_store):
 
 def test_snoozed_count(demo_store):
     now = utcnow()
-    demo_store.con.execute("UPDATE cases SET follow_up_at = ?::TIMESTAMP + INTERVAL 1 DAY WHERE state = 'waiting'",
-                           [now])
+    write(demo_store, "UPDATE cases SET follow_up_at = ? WHERE state = 'waiting'", [now + timedelta(days=1)])
     with demo_store.read() as cur:
         waiting = cur.execute("SELECT count(*) FROM cases WHERE state = 'waiting'").fetchone()[0]
         assert waiting and queries.queue.counts(cur, now, QueueFilter())[1] == waiting
@@ -136,8 +137,8 @@ def test_a_view_needs_a_sensible_name(store, manager, name):
 
 
 def test_a_view_that_no_longer_validates_is_skipped(store, manager):
-    store.con.execute("INSERT INTO saved_views VALUES (?, 'old', '{\"buckets\": [\"gone\"]}', now()::TIMESTAMP)",
-                      [manager.username])
+    write(store, "INSERT INTO saved_views VALUES (?, 'old', '{\"buckets\": [\"gone\"]}', ?)",
+          [manager.username, utcnow()])
     with store.read() as cur:
         assert queries.list_views(cur, manager.username) == []
 
@@ -147,14 +148,11 @@ def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
     with demo_store.read() as cur:
         case_id, source, order_id = cur.execute(
             "SELECT case_id, source, order_id FROM cases WHERE state <> 'resolved' ORDER BY case_id LIMIT 1").fetchone()
-    demo_store.con.execute(
+    write(demo_store,
         "UPDATE orders SET customer_id = 'CUST-Zebra-77', customer_email = 'quokka@example.org', "
         "ship_name = 'Wilhelmina Okonkwo', customer_message = 'Where is my PARCEL? <b>now</b>' "
         "WHERE source = ? AND order_id = ?", [source, order_id])
-    # what an import stores with an order for searching it
-    demo_store.con.execute("UPDATE orders SET search_text = lower(concat_ws(chr(31), order_id, customer_id, "
-                           "customer_email, ship_name, customer_message)) WHERE source = ? AND order_id = ?",
-                           [source, order_id])
+    reindex_order(demo_store, source, order_id)          # what an import stores with an order for searching it
     with demo_store.read() as cur:
         for text in (order_id.lower(), "zebra-77", "QUOKKA@", "okonkwo", "parcel? <b>", "  wilhelmina "):
             rows, total = queries.queue_page(cur, rules, now, QueueFilter(text=text, include_waiting=True))
@@ -165,8 +163,8 @@ def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
 
 def test_queue_view_counts_the_snoozed_cases_it_hides(demo_store):
     now, rules = utcnow(), load_rules()
-    demo_store.con.execute("UPDATE cases SET follow_up_at = ?::TIMESTAMP + INTERVAL 1 DAY WHERE state = 'waiting' "
-                           "AND case_id % 2 = 0", [now])
+    write(demo_store, "UPDATE cases SET follow_up_at = ? WHERE state = 'waiting' AND case_id % 2 = 0",
+          [now + timedelta(days=1)])
     with demo_store.read() as cur:
         for f in (QueueFilter(), QueueFilter(buckets=["payment_mismatch"]), QueueFilter(include_waiting=True),
                   QueueFilter(states=["waiting"]), QueueFilter(text="zzz-nothing")):

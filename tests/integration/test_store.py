@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import datetime
 
 import duckdb
+import psycopg
 import pytest
 
 from exq_core.errors import DatabaseLocked, ExqError, SchemaTooNew
-from exq_core.store import SCHEMA_VERSION, open_store
+from exq_core.store import SCHEMA_VERSION, is_postgres_url, open_store
 from exq_core.store.duck import connect
 from exq_core.store.schema import MIGRATIONS
+from tests.conftest import ROOT
 
 
 def meta_rows(store):
@@ -18,18 +22,39 @@ def meta_rows(store):
         return cur.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
 
 
-def test_fresh_file_is_at_the_current_schema(tmp_path):
-    with open_store(tmp_path / "new.duckdb") as store:
+def raw(target, statements: list[str], *, fetch: str | None = None):
+    """Run SQL on a database without exq (what an older exq, or a person, would have done)."""
+    if is_postgres_url(target):
+        with psycopg.connect(str(target), autocommit=True) as con:
+            for statement in statements:
+                con.execute(statement)
+            return con.execute(fetch).fetchall() if fetch else None
+    con = duckdb.connect(str(target))
+    try:
+        for statement in statements:
+            con.execute(statement)
+        return con.execute(fetch).fetchall() if fetch else None
+    finally:
+        con.close()
+
+
+def _dialect(target) -> str:
+    return "postgresql" if is_postgres_url(target) else "duckdb"
+
+
+def test_a_new_database_is_at_the_current_schema(new_db):
+    with open_store(new_db("new")) as store:
         assert store.schema_version() == SCHEMA_VERSION
         with store.read() as cur:
-            tables = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            tables = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables "
+                                                "WHERE table_schema = current_schema()").fetchall()}
     assert {"orders", "cases", "events", "decisions", "suggestions", "imports", "rejects", "users"} <= tables
 
 
-def test_opening_twice_in_a_row_migrates_nothing(tmp_path):
-    path = tmp_path / "x.duckdb"
-    open_store(path).close()
-    with open_store(path, migrate=False) as store:
+def test_opening_twice_in_a_row_migrates_nothing(new_db):
+    target = new_db("x")
+    open_store(target).close()
+    with open_store(target, migrate=False) as store:
         assert store.migrate() == SCHEMA_VERSION
 
 
@@ -61,7 +86,7 @@ def test_unit_of_work_without_commit_rolls_back(store):
 
 
 def test_unit_of_work_rolls_back_on_a_failed_statement_and_the_store_stays_usable(store):
-    with pytest.raises(duckdb.Error):
+    with pytest.raises((duckdb.Error, psycopg.Error)):
         with store.unit_of_work() as uow:
             uow.execute("INSERT INTO meta VALUES ('k', 'v')")
             uow.execute("INSERT INTO meta VALUES ('k', 'again')")   # primary key violation
@@ -73,85 +98,103 @@ def test_unit_of_work_rolls_back_on_a_failed_statement_and_the_store_stays_usabl
     assert ("k", "w") in meta_rows(store)
 
 
-def test_rollback_survives_a_reopen(tmp_path):
-    path = tmp_path / "x.duckdb"
-    with open_store(path) as store:
+def test_rollback_survives_a_reopen(new_db):
+    target = new_db("x")
+    with open_store(target) as store:
         with pytest.raises(RuntimeError):
             with store.unit_of_work() as uow:
                 uow.execute("INSERT INTO meta VALUES ('ghost', 'v')")
                 raise RuntimeError
-    with open_store(path) as store:
+    with open_store(target) as store:
         assert "ghost" not in dict(meta_rows(store))
 
 
-def _build_v1(path) -> None:
-    """A file as exq's first schema version left it, with some data in it."""
-    con = duckdb.connect(str(path))
-    for statement in MIGRATIONS[0].statements("duckdb"):
-        con.execute(statement)
-    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    con.execute("""INSERT INTO orders (source, order_id, placed_at, order_total, currency, updated_at)
-                   VALUES ('feed', 'A-1', TIMESTAMP '2026-11-01 10:00', 12.50, 'USD', TIMESTAMP '2026-11-01 10:00')""")
-    con.execute("""INSERT INTO imports (import_id, file_name, source, format, status, actor, started_at)
-                   VALUES (1, 'old.csv', 'feed', 'csv', 'imported', 'system', TIMESTAMP '2026-11-01 10:00')""")
-    con.close()
+def _build_v1(target) -> None:
+    """A database as exq's first schema version left it, with some data in it."""
+    raw(target, [*MIGRATIONS[0].statements(_dialect(target)),
+                 "INSERT INTO meta VALUES ('schema_version', '1')",
+                 """INSERT INTO orders (source, order_id, placed_at, order_total, currency, updated_at)
+                    VALUES ('feed', 'A-1', TIMESTAMP '2026-11-01 10:00', 12.50, 'USD', TIMESTAMP '2026-11-01 10:00')""",
+                 """INSERT INTO imports (import_id, file_name, source, format, status, actor, started_at)
+                    VALUES (1, 'old.csv', 'feed', 'csv', 'imported', 'system', TIMESTAMP '2026-11-01 10:00')"""])
 
 
-def test_migrates_a_version_1_file(tmp_path):
-    path = tmp_path / "v1.duckdb"
-    _build_v1(path)
-    with open_store(path, migrate=False) as store:
+def _version(target) -> str:
+    return raw(target, [], fetch="SELECT value FROM meta WHERE key = 'schema_version'")[0][0]
+
+
+def test_migrates_a_version_1_database(new_db):
+    target = new_db("v1")
+    _build_v1(target)
+    with open_store(target, migrate=False) as store:
         assert store.schema_version() == 1
         assert store.migrate() == 1
         assert store.schema_version() == SCHEMA_VERSION
-    with open_store(path) as store:                      # and the normal way of opening sees it done
+    with open_store(target) as store:                    # and the normal way of opening sees it done
         assert store.schema_version() == SCHEMA_VERSION
         with store.read() as cur:
-            assert cur.execute("SELECT order_id, order_total FROM orders").fetchall() == [("A-1", 12.5)]
-            assert cur.execute("SELECT file_name, rules_version FROM imports").fetchall() == [("old.csv", None)]
+            assert [tuple(r) for r in cur.execute("SELECT order_id, order_total FROM orders").fetchall()] \
+                == [("A-1", 12.5)]
+            assert [tuple(r) for r in cur.execute("SELECT file_name, rules_version FROM imports").fetchall()] \
+                == [("old.csv", None)]
             assert cur.execute("SELECT count(*) FROM users").fetchone()[0] == 0
 
 
-def test_opening_a_version_1_file_migrates_it(tmp_path):
-    path = tmp_path / "v1.duckdb"
-    _build_v1(path)
-    open_store(path).close()
-    con = duckdb.connect(str(path), read_only=True)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
-    con.close()
+def test_opening_a_version_1_database_migrates_it(new_db):
+    target = new_db("v1")
+    _build_v1(target)
+    open_store(target).close()
+    assert _version(target) == str(SCHEMA_VERSION)
 
 
-def test_a_failed_migration_leaves_the_file_at_its_version(tmp_path, monkeypatch):
-    path = tmp_path / "v1.duckdb"
-    _build_v1(path)
-    import exq_core.store.duck as store_module
+def test_a_failed_migration_leaves_the_database_at_its_version(new_db, monkeypatch):
+    target = new_db("v1")
+    _build_v1(target)
+    import exq_core.store.duck as duck_module
+    import exq_core.store.pg as pg_module
     from exq_core.store.schema import Migration
     broken = [MIGRATIONS[0], Migration(MIGRATIONS[1].common + ["SELECT * FROM no_such_table"])] + MIGRATIONS[2:]
-    monkeypatch.setattr(store_module, "MIGRATIONS", broken)
-    with pytest.raises(duckdb.Error):
-        open_store(path)
+    monkeypatch.setattr(pg_module if is_postgres_url(target) else duck_module, "MIGRATIONS", broken)
+    with pytest.raises((duckdb.Error, psycopg.Error)):
+        open_store(target)
     monkeypatch.undo()
-    con = duckdb.connect(str(path), read_only=True)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
-    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'").fetchone() == (0,)
-    con.close()
-    with open_store(path) as store:
+    assert _version(target) == "1"
+    assert raw(target, [], fetch="SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'"
+               ) == [(0,)]
+    with open_store(target) as store:
         assert store.schema_version() == SCHEMA_VERSION
 
 
-def test_a_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "future.duckdb"
-    open_store(path).close()
-    con = duckdb.connect(str(path))
-    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    con.close()
+def test_a_newer_schema_is_refused(new_db):
+    target = new_db("future")
+    open_store(target).close()
+    raw(target, ["UPDATE meta SET value = '99' WHERE key = 'schema_version'"])
     with pytest.raises(SchemaTooNew) as info:
-        open_store(path)
-    assert str(path) in str(info.value) and "99" in str(info.value)
-    with pytest.raises(SchemaTooNew):
-        open_store(path, read_only=True)
+        open_store(target)
+    assert "99" in str(info.value)
+    if not is_postgres_url(target):
+        assert str(target) in str(info.value)
+        with pytest.raises(SchemaTooNew):
+            open_store(target, read_only=True)
 
 
+def test_processes_opening_a_new_database_at_once_migrate_it_once(new_db):
+    """Several app processes starting together on an empty server database (or one new file, one after
+    the other): each migration step runs once."""
+    target = new_db("race")
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from exq_core.store import open_store\n"
+              "s = open_store(%r); print(s.schema_version()); s.close()") % (str(ROOT), str(target))
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4 if is_postgres_url(target) else 1)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert {out.strip() for out, _ in outputs} == {str(SCHEMA_VERSION)}
+    with open_store(target) as store, store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM meta WHERE key = 'schema_version'").fetchone()[0] == 1
+
+
+@pytest.mark.duckdb_only
 def test_read_only_store_refuses_writes(tmp_path):
     path = tmp_path / "ro.duckdb"
     open_store(path).close()
@@ -161,6 +204,7 @@ def test_read_only_store_refuses_writes(tmp_path):
                 pass
 
 
+@pytest.mark.duckdb_only
 def test_database_held_by_another_process(held_db):
     path, pid = held_db
     for read_only in (False, True):

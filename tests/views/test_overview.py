@@ -9,6 +9,7 @@ import pytest
 from exq_core import queries
 from exq_core.models import AGE_BANDS, BUCKET_COLORS, BUCKET_LABELS, BUCKETS, Actor, Role
 from exq_core.store import open_store
+from tests.sql import write
 from ui.format import format_hours, open_by_bucket
 from tests.views.dashboard_support import cli_stats, frozen_now, metric_values, session, vega_specs  # noqa: F401
 
@@ -132,8 +133,8 @@ def test_empty_database_points_to_import_and_the_demo(empty_app_db):
 
 def test_only_resolved_cases_reads_as_a_clear_backlog(app_env, frozen_now):
     with open_store(app_env) as s:
-        s.con.execute("UPDATE cases SET state = 'resolved', resolved_at = opened_at + INTERVAL 1 HOUR, "
-                      "resolution_reason = 'other' WHERE state <> 'resolved'")
+        write(s, "UPDATE cases SET state = 'resolved', resolved_at = opened_at + INTERVAL '1 hour', "
+                 "resolution_reason = 'other' WHERE state <> 'resolved'")
     at = session(app_env, MARIA)
     assert not at.exception
     values = metric_values(at)
@@ -146,7 +147,7 @@ def test_only_resolved_cases_reads_as_a_clear_backlog(app_env, frozen_now):
 
 def test_a_bucket_with_no_cases_still_shows_with_zeros(app_env, frozen_now):
     with open_store(app_env) as s:
-        s.con.execute("DELETE FROM cases WHERE bucket = 'vip_revenue'")
+        write(s, "DELETE FROM cases WHERE bucket = 'vip_revenue'")
     at = session(app_env, MARIA)
     assert not at.exception
     table = at.table[0].value
@@ -159,7 +160,7 @@ def test_a_bucket_with_no_cases_still_shows_with_zeros(app_env, frozen_now):
 
 def test_sidebar_shows_database_last_import_and_person(app_env):
     with open_store(app_env) as s:
-        s.con.execute("UPDATE imports SET file_name = '<script>alert(1)</script>**x**.csv'")
+        write(s, "UPDATE imports SET file_name = '<script>alert(1)</script>**x**.csv'")
     at = session(app_env, MARIA)
     captions = [c.value for c in at.sidebar.caption]
     assert f"Database: `{app_env}`" in captions                   # a code span shows its text as is

@@ -2,15 +2,18 @@
 server-side paging, claim next, opening a case, bulk hand-off, saved views, empty and hostile data."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from exq_core import queries, services
-from ui.links import page_count
 from exq_core.models import BUCKET_LABELS, Actor, Role
 from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
-from exq_core.store import open_store
+from exq_core.store import open_store, utcnow
+from tests.sql import one, reindex_order, write
 from tests.views.dashboard_support import frozen_now, session  # noqa: F401
+from ui.links import page_count
 
 PAGE = "views/queue.py"
 MARIA = Actor(username="maria", role=Role.MANAGER)
@@ -262,10 +265,9 @@ def test_filters_survive_a_visit_to_another_page(app_env, frozen_now):
 
 def test_snoozed_waiting_cases_are_counted_and_can_be_shown(app_env, frozen_now):
     with open_store(app_env) as s:
-        s.con.execute("UPDATE cases SET follow_up_at = now()::TIMESTAMP + INTERVAL 2 DAY "
-                      "WHERE state = 'waiting' AND bucket = 'fraud_risk'")
-        snoozed = s.con.execute("SELECT count(*) FROM cases WHERE state = 'waiting' AND bucket = 'fraud_risk'"
-                                ).fetchone()[0]
+        write(s, "UPDATE cases SET follow_up_at = ? WHERE state = 'waiting' AND bucket = 'fraud_risk'",
+              [utcnow() + timedelta(days=2)])
+        (snoozed,) = one(s, "SELECT count(*) FROM cases WHERE state = 'waiting' AND bucket = 'fraud_risk'")
     assert snoozed
     at = session(app_env, SAM, PAGE, params={"bucket": "fraud_risk"})
     assert any(f"{snoozed} snoozed waiting case" in m.value for m in at.markdown)
@@ -278,16 +280,14 @@ def test_snoozed_waiting_cases_are_counted_and_can_be_shown(app_env, frozen_now)
 def test_hostile_order_text_is_shown_as_plain_text(app_env, frozen_now):
     hostile = "<script>alert('x')</script> **bold** [link](http://evil) '; DROP TABLE cases; --"
     with open_store(app_env) as s:
-        case_id, source, order_id = s.con.execute(
-            "SELECT case_id, source, order_id FROM cases WHERE bucket = 'fraud_risk' AND state = 'new' "
-            "ORDER BY case_id LIMIT 1").fetchone()
-        s.con.execute("UPDATE orders SET customer_message = ? WHERE source = ? AND order_id = ?",
-                      [hostile, source, order_id])
-        s.con.execute("UPDATE orders SET order_id = ? WHERE source = ? AND order_id = ?", [hostile, source, order_id])
-        s.con.execute("UPDATE cases SET order_id = ? WHERE case_id = ?", [hostile, case_id])
-        s.con.execute("UPDATE orders SET search_text = lower(concat_ws(chr(31), order_id, customer_id, "
-                      "customer_email, ship_name, customer_message)) WHERE source = ? AND order_id = ?",
-                      [source, hostile])
+        case_id, source, order_id = one(
+            s, "SELECT case_id, source, order_id FROM cases WHERE bucket = 'fraud_risk' AND state = 'new' "
+               "ORDER BY case_id LIMIT 1")
+        write(s, "UPDATE orders SET customer_message = ? WHERE source = ? AND order_id = ?",
+              [hostile, source, order_id])
+        write(s, "UPDATE orders SET order_id = ? WHERE source = ? AND order_id = ?", [hostile, source, order_id])
+        write(s, "UPDATE cases SET order_id = ? WHERE case_id = ?", [hostile, case_id])
+        reindex_order(s, source, hostile)
     at = session(app_env, SAM, PAGE, params={"q": "DROP TABLE"})
     assert not at.exception
     table = at.dataframe[0].value
@@ -308,7 +308,7 @@ def test_empty_database_and_empty_results(empty_app_db):
 
 def test_everything_resolved_reads_as_done(app_env, frozen_now):
     with open_store(app_env) as s:
-        s.con.execute("UPDATE cases SET state = 'resolved', resolved_at = opened_at, resolution_reason = 'other'")
+        write(s, "UPDATE cases SET state = 'resolved', resolved_at = opened_at, resolution_reason = 'other'")
     at = session(app_env, SAM, PAGE)
     assert not at.exception
     assert any("The queue is empty" in m.value for m in at.success)

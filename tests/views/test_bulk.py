@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from exq_core import services
+from exq_core import services, workflow
 from exq_core.errors import NotPermitted
 from exq_core.models import Actor, DecisionRequest, Role, State
 from exq_core.store import Store, utcnow
@@ -38,9 +38,10 @@ def store(app_env, demo_store):
     return demo_store  # the same file the app under test reads
 
 
-def ids_where(store: Store, where: str, n: int) -> list[int]:
+def ids_where(store: Store, where: str, n: int, params: dict | None = None) -> list[int]:
     with store.read() as cur:
-        rows = cur.execute(f"SELECT case_id FROM cases WHERE {where} ORDER BY case_id LIMIT ?", [n]).fetchall()
+        rows = cur.execute(f"SELECT case_id FROM cases WHERE {where} ORDER BY case_id LIMIT $n",
+                           {**(params or {}), "n": n}).fetchall()
     assert len(rows) == n
     return [r[0] for r in rows]
 
@@ -87,8 +88,8 @@ def test_resolve_duplicates_partial_failure_names_refused_cases_others_stay_done
 
 def test_escalate_a_set_refuses_the_already_escalated(store):
     new = ids_where(store, "state = 'new'", 2)
-    escalated = ids_where(store, "state = 'escalated' AND (claimed_at IS NULL OR claimed_at < now()::TIMESTAMP "
-                                 "- INTERVAL 61 MINUTE)", 1)
+    escalated = ids_where(store, "state = 'escalated' AND (claimed_at IS NULL OR claimed_at < $lapsed)", 1,
+                          {"lapsed": utcnow() - timedelta(minutes=workflow.CLAIM_MINUTES + 1)})
     at = panel(MARIA, new + escalated)
     at.radio(key="bulk_op").set_value("escalate")
     for cid in new + escalated:

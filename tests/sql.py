@@ -1,0 +1,28 @@
+"""Direct SQL for tests that set up a situation the product never writes itself (a follow-up moved, a
+hostile value planted): portable SQL both backends run, in a committed unit of work."""
+from __future__ import annotations
+
+from exq_core.store import Store
+from exq_core.store.schema import SEARCH_TEXT
+
+
+def write(store: Store, sql: str, params=None) -> None:
+    with store.unit_of_work() as uow:
+        uow.execute(sql, params)
+        uow.commit()
+
+
+def rows(store: Store, sql: str, params=None) -> list[tuple]:
+    with store.read() as cur:
+        return [tuple(r) for r in cur.execute(sql, params).fetchall()]
+
+
+def one(store: Store, sql: str, params=None) -> tuple:
+    (row,) = rows(store, sql, params)
+    return row
+
+
+def reindex_order(store: Store, source: str, order_id: str) -> None:
+    """Recompute an order's search text after a test changed its fields (what an import does)."""
+    write(store, f"UPDATE orders SET search_text = {SEARCH_TEXT} WHERE source = ? AND order_id = ?",
+          [source, order_id])

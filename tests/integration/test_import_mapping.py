@@ -176,3 +176,21 @@ def test_cli_suggest_prints_a_mapping_file(store, erp_file, tmp_path, capsys):
     toml = tmp_path / "suggested.toml"
     toml.write_text(out)
     assert main(["import", str(erp_file), "--mapping", str(toml), "--db", db, "--quiet", "--skip-invalid"]) in (0, 1)
+
+
+# -- invoice lines (found by the real-data test set, tests/data/invoice-lines) -----------------------------
+
+INVOICE_LINES = {"name": "lines", "date_format": "%d/%m/%Y %H:%M", "default_currency": "GBP",
+                 "columns": {"InvoiceNo": "order_id", "InvoiceDate": "placed_at", "Country": "ship_country"},
+                 "lines": {"quantity": "Quantity", "unit_price": "UnitPrice"}}
+
+
+def test_a_layout_without_some_shipping_fields_says_the_address_rule_fires_on_every_open_order(store, tmp_path):
+    # a country is not an address: without name, street, city and postcode every open order is an address case
+    path = tmp_path / "lines.csv"
+    path.write_text("InvoiceNo,Quantity,InvoiceDate,UnitPrice,Country\n581001,12,01/11/2026 08:26,2.55,GB\n")
+    result = import_file(store, path, mapping=parse_spec(INVOICE_LINES), now=NOW)
+    assert result.cases_new_by_bucket == {"address_problem": 1}
+    [warning] = [w for w in result.report.warnings if "address rule" in w]
+    assert warning.startswith("the layout has no ship_name, ship_address1, ship_city, ship_postal_code:")
+    assert "every order that is not fulfilled, delivered or canceled" in warning

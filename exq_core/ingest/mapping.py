@@ -251,9 +251,12 @@ _SEP = "\\s\u00a0\u202f'"
 _CURRENCY = r"(?:[$€£¥₹]|[A-Z]{3})"
 
 
+_GAP = "[\\s\u00a0\u202f]*"     # RE2's \s is ASCII only; spreadsheets put a no-break space before the sign
+
+
 def _strip_currency(expr: str) -> str:
-    return (f"regexp_replace(regexp_replace(trim({expr}), {_q('^' + _CURRENCY + chr(92) + 's*')}, ''), "
-            f"{_q(chr(92) + 's*' + _CURRENCY + '$')}, '')")
+    return (f"regexp_replace(regexp_replace(trim({expr}), {_q('^' + _CURRENCY + _GAP)}, ''), "
+            f"{_q(_GAP + _CURRENCY + '$')}, '')")
 
 
 def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:

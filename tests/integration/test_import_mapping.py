@@ -220,3 +220,16 @@ def test_a_layout_without_some_shipping_fields_says_the_address_rule_fires_on_ev
     [warning] = [w for w in result.report.warnings if "address rule" in w]
     assert warning.startswith("the layout has no ship_name, ship_address1, ship_city, ship_postal_code:")
     assert "every order that is not fulfilled, delivered or canceled" in warning
+
+
+def test_an_amount_with_the_currency_sign_after_a_no_break_space(store, tmp_path):
+    # spreadsheets write "1.234,50 €" with a no-break space (U+00A0, or U+202F) before the sign
+    path = tmp_path / "erp.csv"
+    path.write_text("Nr;Datum;Betrag\nA-1;27.11.2026;1.234,50\u00a0€\nA-2;27.11.2026;€\u00a012,00\n"
+                    "A-3;27.11.2026;99,90\u202fEUR\n", encoding="utf-8")
+    spec = MappingSpec(name="erp", columns={"Nr": "order_id", "Datum": "placed_at", "Betrag": "order_total"},
+                       date_format="%d.%m.%Y", decimal_comma=True)
+    result = import_file(store, path, mapping=spec, now=NOW)
+    assert result.orders_new == 3
+    assert {k: v["order_total"] for k, v in orders(store).items()} == \
+        {"A-1": Decimal("1234.50"), "A-2": Decimal("12.00"), "A-3": Decimal("99.90")}

@@ -162,7 +162,8 @@ def test_a_windows_1252_file_imports_as_latin_1_with_its_euro_signs_and_quotes(s
     text = ("order_id;placed_at;order_total;customer_message;ship_name\r\n"
             "W1;2026-11-20T10:00:00Z;10.00;Gutschein 50 € – „danke“ …;Jürgen Müller\r\n")
     path.write_bytes(text.encode("cp1252"))
-    failed(store, path, "not valid UTF-8.*--encoding latin-1")
+    with pytest.raises(FeedError, match="not valid UTF-8.*--encoding latin-1"):
+        import_file(store, path)
     for fmt, encoding in (("csv", "latin-1"), ("csv", "cp1252"), ("csv", "windows-1252")):
         report, rows = preview_file(store, path, fmt=fmt, options={"encoding": encoding})
         assert report.ok, report.summary()

@@ -251,7 +251,10 @@ def _source_field(file: dict, fmt: str, spec) -> str | None:
     default = "" if fmt == "shopify" else (spec.source_name if spec is not None else "feed")
     label = "Store (required: a Shopify export does not name its store)" if fmt == "shopify" else \
         "Source (the shop or ERP these orders come from)"
-    value = st.text_input(label, value=default, key=f"import_source_{file['id']}_{fmt}", max_chars=60,
+    # a mapping's field is keyed by the mapping's source too: choosing a saved mapping brings its source,
+    # instead of keeping the one the suggested mapping showed first (and importing under that)
+    key = f"import_source_{file['id']}_{fmt}" + (f"_{default}" if fmt == "mapped" else "")
+    value = st.text_input(label, value=default, key=key, max_chars=60,
                           placeholder="e.g. berlin-shop",
                           help="Order numbers are unique only within one source. Known sources: "
                                + (", ".join(known[:20]) if known else "none yet"))

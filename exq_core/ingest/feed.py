@@ -242,10 +242,17 @@ def coverage_warnings(raw: readers.RawFeed, rules: RuleSet) -> list[str]:
     for kind, (fields, text) in RULE_NEEDS.items():
         if kind in kinds and not any(f in raw.present for f in fields):
             out.append(text + ".")
-    ship = ("ship_name", "ship_address1", "ship_city", "ship_postal_code", "ship_country")
-    if "address" in kinds and not any(f in raw.present for f in ship):
-        out.append("the layout has no shipping address: the address rule sees blank shipping fields and opens an "
-                   "address case for every order that is not fulfilled, delivered or canceled.")
+    for rule in (r for r in rules.active if r.kind == "address"):
+        # a ship field the layout never carries is blank on every order, and one blank field fires the rule
+        missing = [f for f in rule.ship_fields if f not in raw.present]
+        if not missing:
+            continue
+        what = "no shipping address" if len(missing) == len(rule.ship_fields) else f"no {', '.join(missing)}"
+        names = [s.value for s in rule.closed_statuses]
+        which = (f"every order that is not {', '.join(names[:-1]) + ' or ' if len(names) > 1 else ''}{names[-1]}"
+                 if names else "every order")
+        out.append(f"the layout has {what}: the address rule sees blank shipping fields and opens an address case "
+                   f"for {which}.")
     return out
 
 

@@ -251,9 +251,12 @@ _SEP = "\\s\u00a0\u202f'"
 _CURRENCY = r"(?:[$€£¥₹]|[A-Z]{3})"
 
 
+_GAP = "[\\s\u00a0\u202f]*"     # RE2's \s is ASCII only; spreadsheets put a no-break space before the sign
+
+
 def _strip_currency(expr: str) -> str:
-    return (f"regexp_replace(regexp_replace(trim({expr}), {_q('^' + _CURRENCY + chr(92) + 's*')}, ''), "
-            f"{_q(chr(92) + 's*' + _CURRENCY + '$')}, '')")
+    return (f"regexp_replace(regexp_replace(trim({expr}), {_q('^' + _CURRENCY + _GAP)}, ''), "
+            f"{_q(_GAP + _CURRENCY + '$')}, '')")
 
 
 def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
@@ -390,7 +393,9 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         if line_cols:   # a broken line invalidates its order: the order's row is its first line
             errors = (f"SELECT e.line, e.column_name, e.value, e.reason, r.line AS row_line FROM ({errors}) e "
                       f"JOIN mapped_src s ON s.line = e.line JOIN raw r ON "
-                      f"r.order_id IS NOT DISTINCT FROM nullif(trim(CAST(s.{readers._quote_ident(found['order_id'])} AS VARCHAR)), '')")
+                      f"r.order_id IS NOT DISTINCT FROM nullif(trim(CAST(s.{readers._quote_ident(found['order_id'])} AS VARCHAR)), '')"
+                      f" UNION ALL SELECT line, 'order_total', order_total, {_q(CREDIT_NOTE)}, line FROM raw "
+                      f"WHERE TRY_CAST(order_total AS DECIMAL(18,3)) < 0")
         cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_errors AS {errors}")
     except duckdb.Error as err:
         raise FeedError(f"the mapping '{spec.name}' cannot be applied: {str(err).splitlines()[0][:300]}") from None
@@ -409,11 +414,20 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     if line_cols:
         labels["order_total"] = " × ".join(line_cols[r] for r in ("quantity", "unit_price") if r in line_cols) \
             if "line_total" not in line_cols else f"Σ {line_cols['line_total']}"
+        if "quantity" in line_cols:
+            labels["items_ordered"] = f"Σ {line_cols['quantity']}"
     return RawFeed("raw", rows, warnings, "row" if kind == "parquet" else "line", errors="mapped_errors",
                    labels=labels, original="original", header=names,
                    written=frozenset(w.rsplit(" AS w_", 1)[1] for w in written), kind=kind,
                    present=frozenset(found) | ({"order_total"} | ({"items_ordered"} if "quantity" in line_cols
                                                                  else set()) if line_cols else set()))
+
+
+# A line's numbers keep their decimals (a wholesale unit price of 0.0125 is not 0.013): the order's total is
+# rounded to the feed's 3 places once, after the sum. 15 digits before the point, as the feed allows.
+LINE_NUMBER = "DECIMAL(21,6)"
+CREDIT_NOTE = ("the lines sum to a negative total: a credit note or cancellation, which is not an order "
+               "(exq imports orders, not credits)")
 
 
 def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str]) -> str:
@@ -422,14 +436,17 @@ def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[s
     order_fields = [c for c in FEED_COLUMNS if c not in ("order_total", "items_ordered")]
     w_cols = [w.rsplit(" AS ", 1)[1] for w in written]
     if "line_total" in line_cols:
-        total = "sum(TRY_CAST(l_line_total AS DECIMAL(18,3)))"
+        total = f"sum(TRY_CAST(l_line_total AS {LINE_NUMBER}))"
     else:
-        total = "sum(TRY_CAST(l_quantity AS DECIMAL(18,3)) * TRY_CAST(l_unit_price AS DECIMAL(18,3)))"
-    qty = "CAST(sum(TRY_CAST(l_quantity AS DECIMAL(18,3))) AS BIGINT)" if "quantity" in line_cols else "NULL"
+        total = f"sum(TRY_CAST(l_quantity AS {LINE_NUMBER}) * TRY_CAST(l_unit_price AS {LINE_NUMBER}))"
+    qty = f"CAST(sum(TRY_CAST(l_quantity AS {LINE_NUMBER})) AS BIGINT)" if "quantity" in line_cols else "NULL"
     firsts = ", ".join(f"arg_min({c}, line) AS {c}" for c in order_fields + w_cols)
+    # written as money is (30.60, not 30.600): it is what an error about the total shows
+    as_text = f"CAST(CAST(round({total}, 3) AS DECIMAL(18,3)) AS VARCHAR)"
+    cents, keep = _q(r"(\.[0-9]{2})0$"), _q(r"\1")
     return f"""
         SELECT min(line) AS line, {firsts},
-               CAST(CAST(round({total}, 3) AS DECIMAL(18,3)) AS VARCHAR) AS order_total,
+               regexp_replace({as_text}, {cents}, {keep}) AS order_total,
                CAST({qty} AS VARCHAR) AS items_ordered
         FROM ({lines_sql}) l
         GROUP BY coalesce(nullif(trim(order_id), ''), '#line ' || line)"""

@@ -6,10 +6,14 @@ register a reader here.
 """
 from __future__ import annotations
 
+import codecs
+import gzip
 import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -175,6 +179,28 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line",
     return RawFeed("raw", rows, warnings, line_label, original=original, header=header, kind=kind, present=present)
 
 
+# "Latin-1" files from Windows tools are Windows-1252: € „ “ – … are its bytes 0x80–0x9F, which strict
+# Latin-1 (DuckDB's) refuses as "not latin-1 encoded". Such a file is read as Windows-1252 (the five bytes
+# it leaves undefined as Latin-1) and handed to DuckDB as a private UTF-8 copy.
+codecs.register_error("exq-latin-1", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end))
+
+
+@contextmanager
+def readable_by_duckdb(path: Path, encoding: str) -> Iterator[tuple[Path, str]]:
+    """(the file DuckDB reads, its encoding): the file itself, or for Latin-1 a UTF-8 copy that lives as
+    long as the block (read it into a table inside the block)."""
+    if encoding != "latin-1":
+        yield path, encoding
+        return
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with tempfile.TemporaryDirectory(prefix="exq-read-") as folder:     # private (0700), removed after
+        copy = Path(folder) / "utf8.csv"
+        with opener(path, "rb") as src, open(copy, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk.decode("cp1252", errors="exq-latin-1").encode("utf-8"))
+        yield copy, "utf-8"
+
+
 def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None, limit: int | None = None) -> str:
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
     enc = check_text_file(path, normalise_encoding(encoding))
@@ -186,8 +212,10 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None,
     options["delim"] = delim or header_delimiter(path, enc)
     opts = ", ".join(f"{k} = ${k}" for k in options)
     try:
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
-                    + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path), **options})
+        with readable_by_duckdb(path, enc) as (source, source_encoding):
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
+                        + (f" LIMIT {int(limit)}" if limit else ""),
+                        {**options, "path": str(source), "encoding": source_encoding})
     except duckdb.Error as err:
         ragged = ragged_record(path, enc, options["delim"])
         if ragged:
@@ -230,6 +258,7 @@ def header_delimiter(path: Path, encoding: str) -> str:
 
 def normalise_encoding(encoding: str | None) -> str:
     enc = (encoding or "utf-8").lower().replace("_", "-")
+    # Latin-1 is read as Windows-1252, its superset in what people type (see readable_by_duckdb)
     enc = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "utf16": "utf-16",
            "cp1252": "latin-1", "windows-1252": "latin-1"}.get(enc, enc)
     if enc not in ("utf-8", "latin-1", "utf-16"):

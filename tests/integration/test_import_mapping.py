@@ -176,3 +176,60 @@ def test_cli_suggest_prints_a_mapping_file(store, erp_file, tmp_path, capsys):
     toml = tmp_path / "suggested.toml"
     toml.write_text(out)
     assert main(["import", str(erp_file), "--mapping", str(toml), "--db", db, "--quiet", "--skip-invalid"]) in (0, 1)
+
+
+# -- invoice lines (found by the real-data test set, tests/data/invoice-lines) -----------------------------
+
+INVOICE_LINES = {"name": "lines", "date_format": "%d/%m/%Y %H:%M", "default_currency": "GBP",
+                 "columns": {"InvoiceNo": "order_id", "InvoiceDate": "placed_at", "Country": "ship_country"},
+                 "lines": {"quantity": "Quantity", "unit_price": "UnitPrice"}}
+
+
+def test_invoice_lines_keep_every_decimal_of_a_unit_price(store, tmp_path):
+    # wholesale prices per piece have four decimals: 1000 × 0.0125 is 12.50 (it was 13.00: the price was
+    # rounded to 0.013 before the multiplication)
+    path = tmp_path / "lines.csv"
+    path.write_text("InvoiceNo,Quantity,InvoiceDate,UnitPrice,Country\n"
+                    "581007,1000,03/11/2026 10:00,0.0125,DE\n581007,1,03/11/2026 10:00,2.10,DE\n"
+                    "581008,3,03/11/2026 11:00,0.3333,DE\n")
+    result = import_file(store, path, mapping=parse_spec(INVOICE_LINES), now=NOW)
+    assert result.orders_new == 2
+    totals = {k: v["order_total"] for k, v in orders(store).items()}
+    assert totals == {"581007": Decimal("14.60"), "581008": Decimal("1.000")}   # 0.9999 to the mill: 1.000
+
+
+def test_a_credit_note_in_invoice_lines_is_rejected_saying_what_it_is(store, tmp_path):
+    path = tmp_path / "lines.csv"
+    path.write_text("InvoiceNo,Quantity,InvoiceDate,UnitPrice,Country\n"
+                    "581001,12,01/11/2026 08:26,2.55,GB\nC581005,-12,01/11/2026 14:30,2.55,GB\n")
+    with pytest.raises(FeedInvalid) as err:
+        import_file(store, path, mapping=parse_spec(INVOICE_LINES), now=NOW)
+    errors = {e.column: (e.line, e.value, e.reason) for e in err.value.report.errors}
+    line, value, reason = errors["Quantity × UnitPrice (order_total)"]
+    assert (line, value) == (3, "-30.60")
+    assert "negative total" in reason and "credit note or cancellation" in reason
+    assert errors["Σ Quantity (items_ordered)"][:2] == (3, "-12")
+
+
+def test_a_layout_without_some_shipping_fields_says_the_address_rule_fires_on_every_open_order(store, tmp_path):
+    # a country is not an address: without name, street, city and postcode every open order is an address case
+    path = tmp_path / "lines.csv"
+    path.write_text("InvoiceNo,Quantity,InvoiceDate,UnitPrice,Country\n581001,12,01/11/2026 08:26,2.55,GB\n")
+    result = import_file(store, path, mapping=parse_spec(INVOICE_LINES), now=NOW)
+    assert result.cases_new_by_bucket == {"address_problem": 1}
+    [warning] = [w for w in result.report.warnings if "address rule" in w]
+    assert warning.startswith("the layout has no ship_name, ship_address1, ship_city, ship_postal_code:")
+    assert "every order that is not fulfilled, delivered or canceled" in warning
+
+
+def test_an_amount_with_the_currency_sign_after_a_no_break_space(store, tmp_path):
+    # spreadsheets write "1.234,50 €" with a no-break space (U+00A0, or U+202F) before the sign
+    path = tmp_path / "erp.csv"
+    path.write_text("Nr;Datum;Betrag\nA-1;27.11.2026;1.234,50\u00a0€\nA-2;27.11.2026;€\u00a012,00\n"
+                    "A-3;27.11.2026;99,90\u202fEUR\n", encoding="utf-8")
+    spec = MappingSpec(name="erp", columns={"Nr": "order_id", "Datum": "placed_at", "Betrag": "order_total"},
+                       date_format="%d.%m.%Y", decimal_comma=True)
+    result = import_file(store, path, mapping=spec, now=NOW)
+    assert result.orders_new == 3
+    assert {k: v["order_total"] for k, v in orders(store).items()} == \
+        {"A-1": Decimal("1234.50"), "A-2": Decimal("12.00"), "A-3": Decimal("99.90")}

@@ -11,7 +11,7 @@ import pytest
 
 from exq_core.cli import main
 from exq_core.errors import FeedError, FeedInvalid
-from exq_core.ingest import import_file
+from exq_core.ingest import import_file, preview_file
 from tests.ingest_support import count_rejects, list_imports, rejected_rows, rejects_frame
 from tests.integration.conftest import ROUTINE, snapshot, write_feed
 
@@ -153,6 +153,36 @@ def test_a_latin1_file_is_a_clear_encoding_error_and_imports_with_the_right_enco
     with store.read() as cur:
         assert cur.execute("SELECT ship_name FROM orders").fetchone()[0] == "Jürgen Müller"
 
+
+
+def test_a_windows_1252_file_imports_as_latin_1_with_its_euro_signs_and_quotes(store, tmp_path):
+    # what "Latin-1" files from Windows tools are: € „ “ – … are bytes 0x80–0x9F, which strict Latin-1
+    # (DuckDB's) refuses ("File is not latin-1 encoded"): a dead end after the hint above
+    path = tmp_path / "cp1252.csv"
+    text = ("order_id;placed_at;order_total;customer_message;ship_name\r\n"
+            "W1;2026-11-20T10:00:00Z;10.00;Gutschein 50 € – „danke“ …;Jürgen Müller\r\n")
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(FeedError, match="not valid UTF-8.*--encoding latin-1"):
+        import_file(store, path)
+    for fmt, encoding in (("csv", "latin-1"), ("csv", "cp1252"), ("csv", "windows-1252")):
+        report, rows = preview_file(store, path, fmt=fmt, options={"encoding": encoding})
+        assert report.ok, report.summary()
+    result = import_file(store, path, options={"encoding": "latin-1"})
+    assert result.orders_new == 1
+    with store.read() as cur:
+        assert cur.execute("SELECT customer_message, ship_name FROM orders").fetchone() == \
+            ("Gutschein 50 € – „danke“ …", "Jürgen Müller")
+
+
+def test_a_windows_1252_shopify_export(store, tmp_path):
+    from tests.ingest_support import order, write_shopify
+    utf8 = write_shopify(tmp_path / "utf8.csv", order("#1", 1, notes="Geschenk – 20 € „bitte“"))
+    path = tmp_path / "orders_export.csv"
+    path.write_bytes(utf8.read_text(encoding="utf-8").encode("cp1252"))
+    result = import_file(store, path, source="graz-shop", options={"encoding": "latin-1"})
+    assert result.orders_new == 1 and result.report.format == "shopify"
+    with store.read() as cur:
+        assert cur.execute("SELECT customer_message FROM orders").fetchone()[0] == "Geschenk – 20 € „bitte“"
 
 def test_an_empty_file(store, tmp_path):
     path = tmp_path / "empty.csv"

@@ -7,7 +7,6 @@ import argparse
 import getpass
 import json
 import sys
-from pathlib import Path
 
 from . import auth
 from .models import Role, cli_actor

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 
 from .ingest import import_file
 from .models import (ACTIONS, DEFAULT_ACTIONS, Actor, Bucket, Case, DecisionRequest, Role, State,

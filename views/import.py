@@ -17,7 +17,7 @@ from exq_core.ingest import import_file, preview_file
 from exq_core.ingest import mapping as mappings
 from exq_core.ingest import readers
 from exq_core.ingest.suggest import suggest_mapping
-from exq_core.exports import csv_bytes, frame_csv
+from exq_core.exports import csv_bytes
 from exq_core.ingest.feed import SourceName
 from exq_core.ingest.inbox import inbox_dir, inbox_files
 from exq_core.queries import imports as import_log

@@ -25,7 +25,7 @@ import duckdb
 from pydantic import BaseModel
 
 from ..access import recheck
-from ..errors import ExqError, FeedError, FeedInvalid
+from ..errors import FeedError, FeedInvalid
 from ..models import FEED_COLUMNS, SYSTEM, Actor
 from ..routing import RouteResult, route_changed, sync_static_priority
 from ..rules import RuleSet, load_rules

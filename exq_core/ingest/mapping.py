@@ -10,7 +10,6 @@ and reused from the Import page and the CLI (`--mapping NAME` or `--mapping file
 """
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import tomllib
@@ -26,7 +25,7 @@ from ..models import (FEED_COLUMNS, REQUIRED_COLUMNS, SYSTEM, Actor, CustomerTie
                       PaymentStatus, RiskLevel)
 from ..store import Store, utcnow
 from ..access import recheck
-from ..store.dialect import literal as _q
+from ..store.dialect import ident, literal
 from . import readers
 from .readers import RawFeed, register
 from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS
@@ -232,7 +231,7 @@ def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimi
         names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
         samples: dict[str, list[str]] = {}
         for name in names:
-            col = readers._quote_ident(name)
+            col = ident(name)
             samples[name] = [r[0] for r in cur.execute(
                 f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM (SELECT {col} FROM loaded LIMIT 5000) "
                 f"WHERE nullif(trim(CAST({col} AS VARCHAR)), '') IS NOT NULL LIMIT {int(sample)}").fetchall()]
@@ -255,8 +254,8 @@ _GAP = "[\\s\u00a0\u202f]*"     # RE2's \s is ASCII only; spreadsheets put a no-
 
 
 def _strip_currency(expr: str) -> str:
-    return (f"regexp_replace(regexp_replace(trim({expr}), {_q('^' + _CURRENCY + _GAP)}, ''), "
-            f"{_q(_GAP + _CURRENCY + '$')}, '')")
+    return (f"regexp_replace(regexp_replace(trim({expr}), {literal('^' + _CURRENCY + _GAP)}, ''), "
+            f"{literal(_GAP + _CURRENCY + '$')}, '')")
 
 
 def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
@@ -275,16 +274,16 @@ def _number(expr: str, spec: MappingSpec) -> tuple[str, str]:
     SQL for the reason a non-blank value breaks it, NULL when it does not)."""
     valid, thousands, mark, other = _convention(spec.decimal_comma)
     bare = _strip_currency(expr)
-    normal = f"regexp_replace({bare}, {_q(thousands)}, '', 'g')"
+    normal = f"regexp_replace({bare}, {literal(thousands)}, '', 'g')"
     if mark == ",":
         normal = f"replace({normal}, ',', '.')"
     said = "a decimal comma (1.234,56)" if spec.decimal_comma else "a decimal point (1,234.56)"
     wrong = "a decimal point" if spec.decimal_comma else "a decimal comma"
-    reason = (f"CASE WHEN nullif(trim({expr}), '') IS NULL OR regexp_full_match({bare}, {_q(valid)}) THEN NULL "
-              f"WHEN regexp_full_match({bare}, {_q(other)}) THEN "
-              f"{_q(f'written with {wrong}, but the mapping declares {said}')} "
-              f"ELSE {_q(f'not a number (the mapping declares {said})')} END")
-    return f"CASE WHEN regexp_full_match({bare}, {_q(valid)}) THEN {normal} END", reason
+    reason = (f"CASE WHEN nullif(trim({expr}), '') IS NULL OR regexp_full_match({bare}, {literal(valid)}) THEN NULL "
+              f"WHEN regexp_full_match({bare}, {literal(other)}) THEN "
+              f"{literal(f'written with {wrong}, but the mapping declares {said}')} "
+              f"ELSE {literal(f'not a number (the mapping declares {said})')} END")
+    return f"CASE WHEN regexp_full_match({bare}, {literal(valid)}) THEN {normal} END", reason
 
 
 def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
@@ -292,13 +291,13 @@ def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
     expr = f"CAST({col} AS VARCHAR)"
     table = spec.values.get(field)
     if table:
-        whens = " ".join(f"WHEN {_q(k.strip().lower())} THEN {_q(v.strip())}" for k, v in table.items())
+        whens = " ".join(f"WHEN {literal(k.strip().lower())} THEN {literal(v.strip())}" for k, v in table.items())
         expr = f"CASE lower(trim({expr})) {whens} ELSE {expr} END"
     return expr
 
 
 def _date_expr(value: str, fmt: str) -> str:
-    return f"try_strptime(trim({value}), {_q(fmt)})"
+    return f"try_strptime(trim({value}), {literal(fmt)})"
 
 
 NUMBER_FIELDS = NUMBER_COLUMNS + ("items_ordered", "items_available")
@@ -349,14 +348,14 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     for field in FEED_COLUMNS:
         if field not in found:
             if field == "currency" and spec.default_currency:
-                select.append(f"{_q(spec.default_currency)} AS currency")
+                select.append(f"{literal(spec.default_currency)} AS currency")
             else:
                 select.append(f"NULL::VARCHAR AS {field}")
             continue
-        col = readers._quote_ident(found[field])
+        col = ident(found[field])
         expr = _field_expr(col, field, spec)
         if field == "currency" and spec.default_currency:
-            expr = f"coalesce(nullif(trim({expr}), ''), {_q(spec.default_currency)})"
+            expr = f"coalesce(nullif(trim({expr}), ''), {literal(spec.default_currency)})"
         if field in NUMBER_FIELDS:
             normal, reason = _number(expr, spec)
             checks.append(f"""SELECT line, '{field}' AS column_name, left(CAST({col} AS VARCHAR), 120) AS value,
@@ -366,15 +365,15 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         elif field in TIME_COLUMNS and spec.date_format:
             parsed = _date_expr(expr, spec.date_format)
             checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
-                {_q(f"does not match the date format {spec.date_format}")} AS reason, line AS row_line
+                {literal(f"does not match the date format {spec.date_format}")} AS reason, line AS row_line
                 FROM mapped_src WHERE nullif(trim({expr}), '') IS NOT NULL AND {parsed} IS NULL""")
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
         select.append(f"{expr} AS {field}")
     for role, theirs in line_cols.items():
-        col = readers._quote_ident(theirs)
+        col = ident(theirs)
         normal, reason = _number(f"CAST({col} AS VARCHAR)", spec)
-        checks.append(f"""SELECT line, {_q(f'{theirs} (line {role.replace("_", " ")})')} AS column_name,
+        checks.append(f"""SELECT line, {literal(f'{theirs} (line {role.replace("_", " ")})')} AS column_name,
             left(CAST({col} AS VARCHAR), 120) AS value, {reason} AS reason, line AS row_line
             FROM mapped_src WHERE ({reason}) IS NOT NULL""")
         select.append(f"{normal} AS l_{role}")
@@ -393,8 +392,8 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         if line_cols:   # a broken line invalidates its order: the order's row is its first line
             errors = (f"SELECT e.line, e.column_name, e.value, e.reason, r.line AS row_line FROM ({errors}) e "
                       f"JOIN mapped_src s ON s.line = e.line JOIN raw r ON "
-                      f"r.order_id IS NOT DISTINCT FROM nullif(trim(CAST(s.{readers._quote_ident(found['order_id'])} AS VARCHAR)), '')"
-                      f" UNION ALL SELECT line, 'order_total', order_total, {_q(CREDIT_NOTE)}, line FROM raw "
+                      f"r.order_id IS NOT DISTINCT FROM nullif(trim(CAST(s.{ident(found['order_id'])} AS VARCHAR)), '')"
+                      f" UNION ALL SELECT line, 'order_total', order_total, {literal(CREDIT_NOTE)}, line FROM raw "
                       f"WHERE TRY_CAST(order_total AS DECIMAL(18,3)) < 0")
         cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_errors AS {errors}")
     except duckdb.Error as err:
@@ -443,7 +442,7 @@ def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[s
     firsts = ", ".join(f"arg_min({c}, line) AS {c}" for c in order_fields + w_cols)
     # written as money is (30.60, not 30.600): it is what an error about the total shows
     as_text = f"CAST(CAST(round({total}, 3) AS DECIMAL(18,3)) AS VARCHAR)"
-    cents, keep = _q(r"(\.[0-9]{2})0$"), _q(r"\1")
+    cents, keep = literal(r"(\.[0-9]{2})0$"), literal(r"\1")
     return f"""
         SELECT min(line) AS line, {firsts},
                regexp_replace({as_text}, {cents}, {keep}) AS order_total,

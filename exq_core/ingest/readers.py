@@ -118,7 +118,6 @@ def check_text_file(path: Path, encoding: str = "utf-8") -> str:
     return encoding
 
 
-_quote_ident = ident
 MAX_LINE = 1 << 30      # a line (a cell) of any size is read, so its value gets the per-value size error
 
 
@@ -140,7 +139,7 @@ def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) ->
                not in FEED_COLUMNS and n != "line"]
     warnings = [f"ignored unknown column(s): {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else "")] \
         if unknown else []
-    exprs = [f"CAST({_quote_ident(by_key[c])} AS VARCHAR) AS {c}" if c in by_key else f"NULL::VARCHAR AS {c}"
+    exprs = [f"CAST({ident(by_key[c])} AS VARCHAR) AS {c}" if c in by_key else f"NULL::VARCHAR AS {c}"
              for c in FEED_COLUMNS]
     return exprs, warnings
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import FeedError
-from ..store.dialect import literal as _q
+from ..store.dialect import ident, literal
 from . import readers
 from .readers import RawFeed, register
 
@@ -90,12 +90,12 @@ def looks_like_shopify(path: Path) -> bool:
 
 
 def _map_sql(col: str, mapping: dict[str, str]) -> str:
-    whens = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in mapping.items())
+    whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in mapping.items())
     return f"CASE lower(replace({col}, ' ', '_')) {whens} END"
 
 
 def _t(col: str) -> str:
-    return f"nullif(trim({readers._quote_ident(col)}), '')"
+    return f"nullif(trim({ident(col)}), '')"
 
 
 @register("shopify")
@@ -111,10 +111,10 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
                         f"(Admin → Orders → Export)? The file has: {', '.join(header[:12])}"
                         + (" …" if len(header) > 12 else ""))
     # Read only the columns exq uses (the CSV reader skips the rest), as text, in file order.
-    select = ", ".join(f"{readers._quote_ident(name)} AS {readers._quote_ident(canon)}"
+    select = ", ".join(f"{ident(name)} AS {ident(canon)}"
                        for canon in USED if canon.lower() in by_lower
                        for name in [by_lower[canon.lower()]])
-    absent = ", ".join(f"NULL::VARCHAR AS {readers._quote_ident(c)}" for c in USED if c.lower() not in by_lower)
+    absent = ", ".join(f"NULL::VARCHAR AS {ident(c)}" for c in USED if c.lower() not in by_lower)
     options_sql = {"header": True, "all_varchar": True, "encoding": encoding, "strict_mode": True,
                    "max_line_size": readers.MAX_LINE, "delim": ",", "quote": '"', "escape": '"'}
     opts = ", ".join(f"{k} = ${k}" for k in options_sql)
@@ -251,7 +251,7 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
     # the head line of each order as the file wrote it (exq's columns), for rejects fixed and imported again
     present = [c for c in USED if c.lower() in by_lower]
     cur.execute("CREATE OR REPLACE TEMP TABLE original AS SELECT h.line, "
-                + ", ".join(f"l.{readers._quote_ident(c)}" for c in present)
+                + ", ".join(f"l.{ident(c)}" for c in present)
                 + f" FROM (SELECT rowid + {offset} AS line, * FROM shop_lines) l JOIN shop_orders h ON h.line = l.line")
     for t in ("shop_lines", "shop_orders", "shop_heads"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")

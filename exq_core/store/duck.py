@@ -18,7 +18,7 @@ from typing import Iterator
 import duckdb
 
 from ..errors import DatabaseLocked, ExqError, SchemaTooNew
-from .base import Cursor, Store, UnitOfWork
+from .base import Cursor, Store, UnitOfWork, companion_dir
 from .dialect import DUCKDB, literal
 from .schema import MIGRATIONS, SCHEMA_VERSION
 

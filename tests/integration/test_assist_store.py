@@ -6,7 +6,6 @@ import pytest
 from exq_core import assist, cli, queries
 from exq_core.assist import suggestion_for
 from exq_core.models import BUCKETS, actions_for
-from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
 from exq_core.store import open_store
 from tests.ai_server import FAKE_MODEL, FakeOpenAI, answer, error, sequence, slow

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import io
 
 from exq_core.cli import main
 from exq_core.ingest import import_file

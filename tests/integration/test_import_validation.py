@@ -12,7 +12,7 @@ import pytest
 from exq_core.cli import main
 from exq_core.errors import FeedError, FeedInvalid
 from exq_core.ingest import import_file, preview_file
-from tests.ingest_support import count_rejects, list_imports, rejected_rows, rejects_frame
+from tests.ingest_support import list_imports
 from tests.integration.conftest import ROUTINE, snapshot, write_feed
 
 DATA_TABLES = ("orders", "cases", "events", "decisions", "rejects")

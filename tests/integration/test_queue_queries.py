@@ -11,7 +11,7 @@ from exq_core import queries, services
 from exq_core.errors import ExqError
 from tests.accounts import ensure_accounts
 from exq_core.models import AGE_BANDS, BUCKETS, STATES, Actor, Role
-from exq_core.queries import UNASSIGNED, QueueFilter
+from exq_core.queries import QueueFilter
 from exq_core.rules import load_rules
 from exq_core.store import utcnow
 from tests.sql import reindex_order, write

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from exq_core import queries
-from exq_core.models import Bucket
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
 from exq_core.store import open_store, Store
 

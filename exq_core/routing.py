@@ -47,6 +47,13 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
     orders = facts or (f"(SELECT o.* FROM orders o WHERE EXISTS (SELECT 1 FROM {changed} c "
                        f"WHERE o.source = c.source AND o.order_id = c.order_id))")
     _temp(cur, "routed", rules.routing_sql(orders, cur.dialect))
+    if cur.dialect.is_postgres:
+        # Hold the cases about to be re-routed (in one order, so two writers never deadlock): a reviewer's
+        # decision on one of them waits for this commit and then finds its version moved on, and this
+        # re-routing never works from a state a decision has just changed. (DuckDB: one writer at a time.)
+        cur.execute(f"""SELECT c.case_id FROM cases c WHERE EXISTS (SELECT 1 FROM {changed} ch
+                            WHERE c.source = ch.source AND c.order_id = ch.order_id)
+                        ORDER BY c.case_id FOR UPDATE""")
     _temp(cur, "latest", f"""
         SELECT case_id, source, order_id, state, rules_fired, bucket, flags, condition_cleared FROM (
             SELECT c.case_id, c.source, c.order_id, c.state, c.rules_fired, c.bucket, c.flags, c.condition_cleared,

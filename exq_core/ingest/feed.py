@@ -459,12 +459,18 @@ def _import(store: Store, work, path: Path, *, fmt: str, options: dict, source: 
     return result
 
 
+IMPORT_LOCK = 0x65787101          # "exq\1": PostgreSQL advisory lock held by the import being applied
+
+
 def _write_postgres(store, work, raw, batch: str, report, **kw) -> ImportResult:
     """On PostgreSQL the validated batch (and the rejected rows) cross over in bulk with COPY, inside the one
     transaction that applies them."""
     tick = kw["tick"]
     with store.unit_of_work() as uow:
         cur = uow.cursor
+        # one import at a time per database (cron, the inbox of another app process, a person): each
+        # compares its snapshots with what the previous one committed
+        cur.execute("SELECT pg_advisory_xact_lock(?)", [IMPORT_LOCK])
         cur.execute("CREATE TEMP TABLE batch (LIKE orders INCLUDING DEFAULTS) ON COMMIT DROP")
         cur.execute("ALTER TABLE batch DROP COLUMN import_id, DROP COLUMN imported_at, DROP COLUMN search_text")
         store.copy_from_duckdb(uow, work, batch, "batch", list(ORDER_COLUMNS), {"now": kw["now"]})

@@ -186,7 +186,7 @@ def test_insights_page_renders_every_panel(app_env):
 def test_insights_log_filters_find_one_case(app_env):
     with open_store(app_env) as s:
         with s.read() as cur:
-            cid, n = cur.execute("SELECT case_id, count(*) FROM decisions GROUP BY ALL ORDER BY case_id "
+            cid, n = cur.execute("SELECT case_id, count(*) FROM decisions GROUP BY case_id ORDER BY case_id "
                                  "LIMIT 1").fetchone()
     at = session(app_env, MARIA, page="views/insights.py")
     at.number_input(key="in_log_case").set_value(cid).run()

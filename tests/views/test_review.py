@@ -128,8 +128,9 @@ def test_customer_text_is_shown_plain(db, store):
     cid = first_case(store, "state = 'new'")
     hostile = "**bold** [link](javascript:alert(1)) <img src=x onerror=alert(1)> <script>alert(2)</script>"
     with store.unit_of_work() as uow:
-        uow.execute("UPDATE orders SET customer_message = ? WHERE (source, order_id) IN "
-                    "(SELECT (source, order_id) FROM cases WHERE case_id = ?)", [hostile, cid])
+        uow.execute("UPDATE orders SET customer_message = ? WHERE EXISTS (SELECT 1 FROM cases c "
+                    "WHERE c.case_id = ? AND c.source = orders.source AND c.order_id = orders.order_id)",
+                    [hostile, cid])
         uow.commit()
     at = session(db, SAM, case_id=cid)
     assert hostile in texts(at)

@@ -28,7 +28,7 @@ run: setup $(DB)
 test: setup
 	$(PY) -m pytest
 	@if $(PY) -m tests.pg_cluster available; then \
-		$(PY) -m pytest --backend postgresql tests/integration tests/views tests/e2e; \
+		$(PY) -m pytest --backend postgresql tests/integration tests/views tests/e2e tests/test_bench.py; \
 	else \
 		echo; echo "!!! PostgreSQL is not installed: the PostgreSQL half of the tests did NOT run."; \
 		echo "!!! Install it (Debian: apt-get install postgresql) and run make test again."; echo; \

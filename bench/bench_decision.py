@@ -1,6 +1,6 @@
 """One decision end to end in exq_core — `services.decide`: load the case, validate through the transition
 function, append the event and the decision, update the case — on a demo database of ctx.orders orders.
-SPEC §8: p95 ≤ 30 ms at 1,000,000 orders.
+SPEC §8: p95 ≤ 20 ms at 1,000,000 orders (on both backends; PostgreSQL within 2× of DuckDB).
 
 The decisions are the ones reviewers make: resolve with a reason and evidence, escalate, resolve from escalated,
 and (manager) reopen, each recording the AI suggestion that was on screen. Cases are claimed first (not timed),
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import timedelta
 
-from bench.run import Context, Row
-from exq_core import services
-from exq_core.models import DEFAULT_ACTIONS, Actor, DecisionRequest, Role, State, SuggestionRef, reasons_for
-from exq_core.store import open_store, Store, utcnow
+from bench.run import Context, Row, bench_actor, quantile
+from exq_core import services, workflow
+from exq_core.models import DEFAULT_ACTIONS, DecisionRequest, State, SuggestionRef, reasons_for
+from exq_core.store import Store, open_store, utcnow
 
-BUDGET_MS = 30.0
+BACKENDS = ("duckdb", "postgresql")
+BUDGET_MS = 20.0
 DECISIONS_PER_RUN = 250            # ≥ 200 per the issue; p95 over every timed decision
 WARM_UP = 10
-ACTOR = Actor(username="bench", role=Role.MANAGER)
+ACTOR = bench_actor()
 
 
 def _request(case, i: int) -> DecisionRequest:
@@ -43,8 +45,9 @@ def _run_once(store: Store, n: int) -> list[float]:
     with store.read() as cur:
         ids = [r[0] for r in cur.execute(
             "SELECT case_id FROM cases WHERE state IN ('new', 'in_review', 'escalated') "
-            "AND (claimed_at IS NULL OR claimed_at + INTERVAL 60 MINUTE <= $now OR assignee = $me) "
-            "ORDER BY case_id LIMIT $n", {"now": now, "me": ACTOR.username, "n": n}).fetchall()]
+            "AND (claimed_at IS NULL OR claimed_at <= $lapsed OR assignee = $me) "
+            "ORDER BY case_id LIMIT $n", {"lapsed": now - timedelta(minutes=workflow.CLAIM_MINUTES),
+                                          "me": ACTOR.username, "n": n}).fetchall()]
     if not ids:
         raise RuntimeError("no open case to decide on")
     cases = [services.claim(store, cid, ACTOR) for cid in ids]       # not timed: the reviewer opened it
@@ -61,11 +64,6 @@ def _run_once(store: Store, n: int) -> list[float]:
     return times
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q * 100) - 1]
-
-
 def run(ctx: Context) -> list[Row]:
     path = ctx.copy_db("decision")
     p50s, p95s, all_times = [], [], []
@@ -73,13 +71,14 @@ def run(ctx: Context) -> list[Row]:
         for _ in range(ctx.repeat):
             times = _run_once(store, DECISIONS_PER_RUN)
             p50s.append(statistics.median(times))
-            p95s.append(_quantile(times, 0.95))
+            p95s.append(quantile(times, 0.95))
             all_times += times
     p50, p95 = statistics.median(p50s), statistics.median(p95s)
+    ctx.drop(path)
     budget = ctx.full_size or None
     return [
         Row(f"one decision p50 ({len(all_times)} decisions, {ctx.orders:,} orders)", p50, "ms"),
         Row("one decision p95 (validate, append, update)", p95, "ms", f"≤ {BUDGET_MS:g} ms",
             p95 <= BUDGET_MS if budget else None),
-        Row("one decision max", max(all_times), "ms"),
+        Row("one decision max", max(all_times), "ms", compare=False),
     ]

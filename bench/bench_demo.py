@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.run import ROOT, Context, Row
 
+BACKENDS = ("duckdb",)           # `make run` seeds a DuckDB file
 BUDGET_SECONDS = 300.0   # "minutes" at 1M orders
 
 

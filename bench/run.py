@@ -1,20 +1,32 @@
-"""Benchmarks against SPEC §8's budgets. `python -m bench.run` (or `make bench`) prints one table.
+"""Benchmarks against SPEC §8's budgets, on both backends side by side. `make bench` (or
+`python -m bench.run --orders 1000000`) prints one table: each measure on DuckDB and on PostgreSQL, their
+ratio (§8: PostgreSQL within 2× of DuckDB), the budget and the verdict.
 
-Each `bench/bench_*.py` module exposes `run(ctx: Context) -> list[Row]`. The runner builds the shared
-data once per size (a demo feed CSV and a database imported from it) so modules reuse it.
-Tests run every module at a small size so the benchmarks keep working; the budgets are checked here.
+    python -m bench.run --orders 1000000 --repeat 3                    # both backends, every module
+    python -m bench.run --orders 200000 --only queue,decision --backends duckdb
+    python -m bench.run --pg-url postgresql://exq@127.0.0.1/postgres    # an existing server, not a private one
+
+Each `bench/bench_*.py` module exposes `run(ctx: Context) -> list[Row]` and `BACKENDS` (those it applies
+to). The runner builds the shared data once (the demo feed and database, the held-out-shaped feeds and
+databases) and hands each module a Context for one backend. Without --pg-url a private PostgreSQL cluster
+is started for the run and stopped after it (tests/pg_cluster.py). Wall times are noisy on a shared machine:
+CPU time is reported beside them where the work happens in our process. Budgets apply at 1,000,000 orders;
+tests run every module small so the benchmarks keep working.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import pkgutil
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,19 +34,26 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+BACKENDS = ("duckdb", "postgresql")
+PG_WITHIN = 2.0                   # SPEC §8: PostgreSQL within 2× of the DuckDB figures
+BENCH_USER, BENCH_PASSWORD = "bench-manager", "bench-password-123"
+
 
 @dataclass
 class Row:
     measure: str
-    value: float
+    value: float | None
     unit: str
     budget: str = ""
-    ok: bool | None = None          # None: no budget at this size / informational
+    ok: bool | None = None          # None: no budget at this size, or informational
+    compare: bool = True            # a figure where PostgreSQL should stay within 2× of DuckDB (lower is better)
+    cpu: float | None = None        # CPU seconds of our process for the same work, where it is measured
 
-    def cells(self) -> list[str]:
-        verdict = "" if self.ok is None else ("ok" if self.ok else "OVER")
-        return [self.measure, f"{self.value:,.3f}" if self.value < 100 else f"{self.value:,.0f}", self.unit,
-                self.budget, verdict]
+    def shown(self) -> str:
+        if self.value is None:
+            return "—"
+        text = f"{self.value:,.3f}" if abs(self.value) < 100 else f"{self.value:,.0f}"
+        return text + (f" (cpu {self.cpu:.2f})" if self.cpu is not None else "")
 
 
 @dataclass
@@ -43,31 +62,119 @@ class Context:
     repeat: int
     workdir: Path
     full_size: bool                 # True at the sizes the spec names: budgets apply
-    _cache: dict = field(default_factory=dict)
+    backend: str = "duckdb"
+    shared: dict = field(default_factory=dict)     # data built once for every backend (feeds, DuckDB files)
+    pg: object = None               # tests.pg_cluster.Databases when the backend is PostgreSQL
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgresql"
+
+    def verdict(self, ok: bool) -> bool | None:
+        return ok if self.full_size else None
+
+    # -- feeds ----------------------------------------------------------------------------------------
 
     def feed_csv(self) -> Path:
-        """The demo feed at this size, written once."""
-        if "feed" not in self._cache:
+        """The demo feed at this size (a healthy shop, about 7 % exceptions), written once."""
+        if "feed" not in self.shared:
             from exq_core.demo import write_feed
-            self._cache["feed"] = write_feed(self.workdir / f"feed-{self.orders}.csv", self.orders, seed=11)
-        return self._cache["feed"]
+            self.shared["feed"] = write_feed(self.workdir / f"feed-{self.orders}.csv", self.orders, seed=11)
+        return self.shared["feed"]
 
-    def demo_db(self) -> Path:
-        """A database seeded with the demo (orders routed, history played out), built once; copy it."""
-        if "db" not in self._cache:
+    def heldout_csv(self, exceptions: float = 0.96) -> Path:
+        """The held-out-shaped feed (bench/heldout.py): about 90 % cases by default."""
+        key = f"heldout-{exceptions}"
+        if key not in self.shared:
+            from bench.heldout import write_heldout
+            self.shared[key] = write_heldout(self.workdir / f"{key}-{self.orders}.csv", self.orders,
+                                             exceptions=exceptions)
+        return self.shared[key]
+
+    # -- databases ------------------------------------------------------------------------------------
+
+    def target(self, name: str):
+        """A new, empty database for this backend: a file path, or a PostgreSQL URL."""
+        if self.is_postgres:
+            self.pg.drop(name)
+            self.pg.create(name=name)
+            return self.pg.url(name)
+        path = self.workdir / f"{name}.duckdb"
+        for p in (path, Path(f"{path}.wal")):
+            p.unlink(missing_ok=True)
+        return path
+
+    def drop(self, target) -> None:
+        if self.is_postgres:
+            self.pg.drop(str(target).rsplit("/", 1)[1])
+        else:
+            for p in (Path(target), Path(f"{target}.wal")):
+                p.unlink(missing_ok=True)
+
+    def _duck_demo(self) -> Path:
+        if "demo" not in self.shared:
             from exq_core.demo import seed_demo
             from exq_core.store import open_store
             path = self.workdir / f"demo-{self.orders}.duckdb"
             with open_store(path) as store:
                 seed_demo(store, n=self.orders, seed=11)
+                ensure_bench_user(store)
                 store.checkpoint()
-            self._cache["db"] = path
-        return self._cache["db"]
+            self.shared["demo"] = path
+        return self.shared["demo"]
 
-    def copy_db(self, name: str) -> Path:
-        target = self.workdir / f"{name}.duckdb"
-        shutil.copy(self.demo_db(), target)
+    def _duck_heldout(self, exceptions: float) -> Path:
+        key = f"heldout-db-{exceptions}"
+        if key not in self.shared:
+            from exq_core.ingest import import_file
+            from exq_core.store import open_store
+            path = self.workdir / f"{key}-{self.orders}.duckdb"
+            with open_store(path) as store:
+                ensure_bench_user(store)
+                import_file(store, self.heldout_csv(exceptions), source="heldout")
+                store.checkpoint()
+            self.shared[key] = path
+        return self.shared[key]
+
+    def _template(self, key: str, duck: Path) -> str:
+        """The PostgreSQL twin of a DuckDB file, made once with migrate-store (the same rows and ids)."""
+        name = f"tpl_{key.replace('-', '_').replace('.', '_')}"
+        if name not in self.shared:
+            from exq_core.store import open_store
+            from exq_core.store.transfer import copy_duckdb_to_postgres
+            url = self.target(name)
+            with open_store(duck, read_only=True) as source, open_store(url) as target:
+                copy_duckdb_to_postgres(source, target)
+                with target.unit_of_work() as uow:
+                    uow.execute("ANALYZE")
+                    uow.commit()
+            self.shared[name] = name
+        return name
+
+    def copy_db(self, name: str, of: str = "demo", exceptions: float = 0.96):
+        """A private copy of the demo database (`of="demo"`) or of an imported held-out feed
+        (`of="heldout"`), with the bench manager account in it."""
+        duck = self._duck_demo() if of == "demo" else self._duck_heldout(exceptions)
+        if self.is_postgres:
+            template = self._template(f"{of}-{exceptions}" if of != "demo" else "demo", duck)
+            self.pg.drop(name)
+            self.pg.create(template=template, name=name)
+            return self.pg.url(name)
+        target = self.target(name)             # no file and no stale WAL of an earlier copy left
+        shutil.copy(duck, target)
         return target
+
+
+def ensure_bench_user(store) -> None:
+    from exq_core import auth
+    from exq_core.models import SYSTEM, Role
+    if auth.count_users(store) == 0 or BENCH_USER not in {a.username for a in auth.list_users(store, SYSTEM)}:
+        auth.add_user(store, BENCH_USER, BENCH_PASSWORD, Role.MANAGER, SYSTEM)
+
+
+def bench_actor():
+    from exq_core.models import Actor, Role
+    return Actor(username=BENCH_USER, role=Role.MANAGER)
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, list[float], object]:
@@ -80,29 +187,24 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, list[float], ob
     return statistics.median(times), times, result
 
 
-def run_child(module: str, *args: str, remove: tuple[Path, ...] = ()) -> tuple[dict, object]:
-    """Run `python -m <module> <args>` in a child process, so its peak memory is its own.
-    Returns the JSON object on the child's last stdout line and the child's rusage. Files in `remove`
-    (and their .wal) are deleted before and after."""
-    import json
-    import os
-    import subprocess
+def quantile(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q * 100) - 1]
 
-    def clean():
-        for p in remove:
-            for f in (p, Path(str(p) + ".wal")):
-                f.unlink(missing_ok=True)
 
-    clean()
+def run_child(module: str, *args: str, env: dict | None = None) -> tuple[dict, object]:
+    """Run `python -m <module> <args>` in a child process, so its peak memory and CPU are its own.
+    Returns the JSON object on the child's last stdout line and the child's rusage."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=out, stderr=err, text=True,
+                                env={**os.environ, **(env or {})})
         _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's rusage
         returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
     if returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args[:1])} failed ({returncode}): {stderr[-2000:]}")
-    clean()
     return json.loads(stdout.strip().splitlines()[-1]), usage
 
 
@@ -112,41 +214,117 @@ def modules(only: list[str] | None = None):
             yield importlib.import_module(f"bench.{info.name}")
 
 
-def run_all(orders: int, repeat: int, only: list[str] | None = None, workdir: Path | None = None) -> list[Row]:
+@dataclass
+class Result:
+    module: str
+    measure: str
+    unit: str
+    budget: str
+    compare: bool
+    by_backend: dict = field(default_factory=dict)      # backend -> Row
+
+
+def run_all(orders: int, repeat: int, only: list[str] | None = None, workdir: Path | None = None,
+            backends: tuple[str, ...] = ("duckdb",), pg=None) -> list[Result]:
     own = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="exq-bench-"))
-    ctx = Context(orders=orders, repeat=repeat, workdir=workdir, full_size=orders >= 1_000_000)
-    rows: list[Row] = []
+    shared: dict = {}
+    results: dict[tuple[str, str], Result] = {}
     try:
         for module in modules(only):
-            rows.extend(module.run(ctx))
+            name = module.__name__.removeprefix("bench.bench_")
+            for backend in backends:
+                if backend not in getattr(module, "BACKENDS", BACKENDS):
+                    continue
+                ctx = Context(orders=orders, repeat=repeat, workdir=workdir, full_size=orders >= 1_000_000,
+                              backend=backend, shared=shared, pg=pg)
+                for row in module.run(ctx):
+                    key = (name, row.measure)
+                    result = results.setdefault(key, Result(name, row.measure, row.unit, row.budget, row.compare))
+                    result.by_backend[backend] = row
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-    return rows
+    return list(results.values())
 
 
-def print_table(rows: list[Row], orders: int, repeat: int) -> None:
-    header = ["measure", "value", "unit", "budget", ""]
-    table = [header] + [r.cells() for r in rows]
+def verdict(result: Result, full_size: bool) -> str:
+    parts = []
+    for backend, label in (("duckdb", "DuckDB"), ("postgresql", "PG")):
+        row = result.by_backend.get(backend)
+        if row is not None and row.ok is not None:
+            parts.append(f"{label} {'ok' if row.ok else 'OVER'}")
+    duck, pg = result.by_backend.get("duckdb"), result.by_backend.get("postgresql")
+    if full_size and result.compare and duck and pg and duck.value and pg.value is not None:
+        parts.append("PG ≤ 2×" if pg.value <= PG_WITHIN * duck.value else "PG > 2×")
+    return ", ".join(parts)
+
+
+def print_table(results: list[Result], orders: int, repeat: int, backends: tuple[str, ...]) -> None:
+    full = orders >= 1_000_000
+    header = ["measure", *[{"duckdb": "DuckDB", "postgresql": "PostgreSQL"}[b] for b in backends]]
+    if len(backends) == 2:
+        header.append("PG÷Duck")
+    header += ["unit", "budget", "verdict"]
+    table = [header]
+    for r in results:
+        cells = [r.measure] + [r.by_backend[b].shown() if b in r.by_backend else "" for b in backends]
+        if len(backends) == 2:
+            d, p = r.by_backend.get("duckdb"), r.by_backend.get("postgresql")
+            cells.append(f"{p.value / d.value:.2f}" if d and p and d.value and p.value is not None
+                         and r.compare else "")
+        cells += [r.unit, r.budget, verdict(r, full)]
+        table.append(cells)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    print(f"exq benchmarks: {orders:,} orders, median of {repeat} run(s)")
+    print(f"exq benchmarks: {orders:,} orders, median of {repeat} run(s); CPU seconds of our own process in "
+          "brackets where measured")
+    numeric = set(range(1, len(backends) + (2 if len(backends) == 2 else 1)))
     for i, row in enumerate(table):
-        print("  ".join(cell.ljust(w) if j in (0, 2, 3) else cell.rjust(w)
-                        for j, (cell, w) in enumerate(zip(row, widths))))
+        print("  ".join(cell.rjust(w) if j in numeric else cell.ljust(w)
+                        for j, (cell, w) in enumerate(zip(row, widths))).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
 
+def failed(results: list[Result], full_size: bool) -> bool:
+    return any("OVER" in verdict(r, full_size) or "PG > 2×" in verdict(r, full_size) for r in results)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", help="comma-separated module names, e.g. import,overview")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated module names, e.g. import,queue")
+    parser.add_argument("--backends", default="duckdb,postgresql", help="duckdb, postgresql or both (default)")
+    parser.add_argument("--pg-url", help="an existing PostgreSQL server (a user that may create databases)")
+    parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    rows = run_all(args.orders, args.repeat, args.only.split(",") if args.only else None)
-    print_table(rows, args.orders, args.repeat)
-    return 1 if any(r.ok is False for r in rows) else 0
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    cluster = pg = None
+    if "postgresql" in backends:
+        from tests.pg_cluster import Databases, PrivateCluster, server_bin
+        if args.pg_url:
+            pg = Databases(args.pg_url)
+        elif server_bin() is None:
+            print("!!! PostgreSQL is not installed: DuckDB only.", file=sys.stderr)
+            backends = tuple(b for b in backends if b != "postgresql")
+        else:
+            cluster = PrivateCluster().start()
+            pg = Databases(cluster.url())
+    try:
+        started = time.perf_counter()
+        results = run_all(args.orders, args.repeat, args.only.split(",") if args.only else None,
+                          backends=backends, pg=pg)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print_table(results, args.orders, args.repeat, backends)
+    print(f"(whole run {time.perf_counter() - started:,.0f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps([{**asdict(r), "by_backend": {b: asdict(row) for b, row in
+                                                                            r.by_backend.items()}}
+                                               for r in results], indent=1, default=str))
+    return 1 if failed(results, args.orders >= 1_000_000) else 0
 
 
 if __name__ == "__main__":

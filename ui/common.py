@@ -10,11 +10,11 @@ from exq_core import services
 from exq_core.assist import AIConfig
 from exq_core.models import BUCKET_COLORS, BUCKETS, Actor
 from exq_core.rules import RuleSet, load_rules
-from exq_core.store import Store, default_db_target, is_postgres_url, open_store
+from exq_core.store import Store, default_db_target, open_store
+from exq_core.store.duck import APP_MEMORY_LIMIT
 
 BUCKET_ORDER = [b.value for b in BUCKETS]
 BUCKET_PALETTE = [BUCKET_COLORS[b] for b in BUCKETS]
-APP_MEMORY_LIMIT = os.environ.get("EXQ_DUCKDB_MEMORY", "600MB")
 
 
 def db_target() -> str:
@@ -30,7 +30,7 @@ def db_label() -> str:
 def _store(target: str) -> Store:
     # The dashboard keeps DuckDB inside a memory budget: an inbox import of a million rows spills to disk
     # instead of growing the process past it (SPEC §8).
-    return open_store(target, memory_limit=None if is_postgres_url(target) else APP_MEMORY_LIMIT)
+    return open_store(target, memory_limit=APP_MEMORY_LIMIT)
 
 
 def get_store() -> Store:

@@ -22,7 +22,6 @@ def open_store(target: str | os.PathLike | None = None, **options) -> Store:
     if is_postgres_url(target):
         from .pg import PgStore
         options.pop("read_only", None)
-        options.pop("memory_limit", None)
         return PgStore(str(target), **options)
     from .duck import DuckStore
     return DuckStore(target, **options)

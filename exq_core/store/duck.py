@@ -27,8 +27,9 @@ _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 _UMASK_GUARD = threading.Lock()
 
-# The dashboard's share of memory for DuckDB; an inbox import of a million rows spills to disk past it.
-DEFAULT_MEMORY_LIMIT = os.environ.get("EXQ_DUCKDB_MEMORY", "600MB")
+# The dashboard's share of memory for DuckDB (its database, or on PostgreSQL the in-memory DuckDB that reads
+# feed files): an inbox import of a million rows spills to disk past it instead of growing the process.
+APP_MEMORY_LIMIT = os.environ.get("EXQ_DUCKDB_MEMORY", "600MB")
 
 
 def _write_lock_for(path: Path) -> threading.RLock:

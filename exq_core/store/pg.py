@@ -9,6 +9,7 @@ advisory lock. Connections come from a psycopg pool, one per process.
 from __future__ import annotations
 
 import re
+import tempfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Iterator
 
 from ..errors import ExqError, SchemaTooNew
 from .base import Cursor, Store, UnitOfWork, companion_dir
-from .dialect import POSTGRES
+from .dialect import POSTGRES, literal
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 MIGRATION_LOCK = 0x65787100          # "exq\0": one process migrates at a time
@@ -36,12 +37,14 @@ def _configure(conn) -> None:
 class PgStore(Store):
     dialect = POSTGRES
 
-    def __init__(self, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 8):
+    def __init__(self, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 8,
+                 memory_limit: str | None = None):
         import psycopg
         from psycopg_pool import ConnectionPool
         self.url = self.target = url
         self.label = redact(url)
         self.read_only = False
+        self.memory_limit = memory_limit          # of the in-memory DuckDB that reads feed files
         try:
             self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=30,
                                        kwargs={"autocommit": True, "connect_timeout": 10},
@@ -140,6 +143,9 @@ class PgStore(Store):
         from .dialect import DUCKDB
         from .duck import DUCKDB_CONFIG, quiet
         con = quiet(duckdb.connect(config=DUCKDB_CONFIG))
+        if self.memory_limit:
+            con.execute(f"SET memory_limit = {literal(self.memory_limit)}")
+            con.execute(f"SET temp_directory = {literal(tempfile.gettempdir())}")
         try:
             yield Cursor(con, DUCKDB)
         finally:

@@ -70,7 +70,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "e mail adresse", "courriel", "adresse e mail", "correo electrónico", "correo", "e mailadres"),
     "customer_tier": ("tier", "segment", "customer segment", "loyalty tier", "vip", "kundengruppe",
                       "kundensegment"),
-    "customer_ltv": ("lifetime value", "ltv", "clv", "customer lifetime value", "kundenwert"),
+    "customer_ltv": ("lifetime value", "ltv", "clv", "customer lifetime value", "kundenwert", "umsatz gesamt",
+                     "gesamtumsatz", "kundenumsatz", "chiffre d affaires client", "omzet klant"),
     "payment_status": (
         "financial status", "payment status", "payment state", "payment", "paid", "zahlungsstatus",
         "zahlstatus", "bezahlstatus", "status zahlung", "statut du paiement", "statut paiement",
@@ -83,7 +84,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "amount_refunded": (
         "refunded", "refund amount", "refunded amount", "total refunded", "order refund amount", "refunds",
         "erstattet", "erstattungsbetrag", "montant remboursé", "importe reembolsado", "terugbetaald"),
-    "risk_score": ("fraud score", "risk", "score", "betrugsrisiko", "risiko"),
+    "risk_score": ("fraud score", "risk score", "risk", "score", "betrugsrisiko", "risiko", "risikoscore",
+                   "risiko score", "betrugsscore", "score de fraude", "score de riesgo"),
     "risk_level": ("risk level", "fraud risk", "risk rating", "risikostufe"),
     "items_ordered": (
         "quantity", "qty", "items", "units", "lineitem quantity", "total quantity", "total qty ordered",
@@ -200,11 +202,38 @@ _ORDER_AMOUNTS = {_norm(n) for n in ORDER_AMOUNT_NAMES}
 _KNOWN = {n for names in _STRONG.values() for n in names} | {_norm(f) for f in FEED_COLUMNS} | _STATUS | _STATE
 
 
+# ERP exports name the delivery address part by part after a prefix: "Lieferung PLZ", "Shipping Zip",
+# "Versand Ort", "Adresse de livraison Ville".
+SHIP_PREFIXES = ("lieferung", "liefer", "lieferadresse", "versand", "shipping", "ship", "ship to", "delivery",
+                 "livraison", "adresse de livraison", "envio", "entrega", "levering", "aflevering", "bezorg")
+SHIP_PARTS: dict[str, tuple[str, ...]] = {
+    "ship_name": ("name", "empfänger", "nom", "nombre", "naam"),
+    "ship_address1": ("straße", "strasse", "str", "adresse", "address", "address 1", "street", "anschrift",
+                      "rue", "calle", "dirección", "straat", "adres"),
+    "ship_city": ("ort", "stadt", "city", "town", "ville", "ciudad", "plaats", "stad"),
+    "ship_postal_code": ("plz", "postleitzahl", "zip", "postcode", "postal code", "code postal", "cp",
+                         "código postal"),
+    "ship_country": ("land", "country", "pays", "país", "pais"),
+}
+_SHIP_PREFIXES = sorted({_norm(p) for p in SHIP_PREFIXES}, key=len, reverse=True)
+_SHIP_PARTS = _names(SHIP_PARTS)
+
+
+def _ship_part(h: str) -> str | None:
+    """The rest of a header after a delivery prefix ("lieferung plz" → "plz"), or None."""
+    for prefix in _SHIP_PREFIXES:
+        if h.startswith(prefix + " ") and len(h) > len(prefix) + 1:
+            return h[len(prefix) + 1:]
+    return None
+
+
 def _name_score(h: str, field: str) -> float:
     """How well normalised header `h` names `field`, 0..1."""
     own = _norm(field)
     if h == own:
         return 1.0
+    if field in _SHIP_PARTS and _ship_part(h) in _SHIP_PARTS[field]:
+        return 0.9
     strong = _STRONG.get(field, [])
     if h in strong:
         return 0.95 - 0.001 * strong.index(h)
@@ -620,22 +649,25 @@ _POINT_CLEAR = (re.compile(r"[+-]?\d{1,3}(?:[, \u00a0\u202f']\d{3})+\.\d+"),
 
 
 def _decimal_comma(money: list[str]) -> bool:
-    """Decimal comma only when some amount is clearly written with one (12,50 · 1.234,56) and none clearly
-    with a decimal point (12.50 · 1,234.56). "1.234" alone is either; "1.234.567" (dots grouping
-    thousands) leans to the comma when nothing else tells."""
-    comma = point = comma_hint = point_hint = False
+    """Decimal comma when the amounts clearly written with one (12,50 · 1.234,56) outnumber those clearly
+    written with a decimal point (12.50 · 1,234.56) nine to one. "1.234" alone is either; "1.234.567" (dots
+    grouping thousands) leans to the comma when nothing else tells."""
+    comma = point = 0
+    comma_hint = point_hint = False
     for raw in money:
         v = _money_text(raw)
         if any(p.fullmatch(v) for p in _COMMA_CLEAR):
-            comma = True
+            comma += 1
         elif any(p.fullmatch(v) for p in _POINT_CLEAR):
-            point = True
+            point += 1
         elif re.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3}){2,}", v):
             comma_hint = True
         elif re.fullmatch(r"[+-]?\d{1,3}(?:,\d{3}){2,}", v):
             point_hint = True
     if comma or point:
-        return comma and not point
+        # a stray amount in the other convention (a value pasted from elsewhere) does not turn the file's
+        # convention over: the mapping declares the convention, and the import reports that row as an error
+        return comma >= 9 * point
     return comma_hint and not point_hint
 
 

@@ -407,3 +407,21 @@ def test_a_suggestion_with_lines_can_be_overridden_into_a_plain_spec():
     s = suggest_mapping(UCI_HEADERS, UCI_SAMPLES)
     spec = s.spec("plain", lines=None, columns={**s.columns, "UnitPrice": "order_total", "Quantity": "items_ordered"})
     assert spec.lines is None and spec.columns["UnitPrice"] == "order_total"
+
+
+def test_an_erp_names_the_delivery_address_part_by_part_after_a_prefix():
+    headers = ["Belegnr", "Belegdatum", "Bruttobetrag", "Lieferung Name", "Lieferung Straße", "Lieferung PLZ",
+               "Lieferung Ort", "Lieferung Land", "Risikoscore", "Umsatz gesamt", "Shipping Zip", "Sachbearbeiter"]
+    got = mapped(suggest_mapping(headers, {"Bruttobetrag": ["1.234,50", "12,00"]}))
+    assert got["ship_name"] == "Lieferung Name" and got["ship_address1"] == "Lieferung Straße"
+    assert got["ship_postal_code"] in ("Lieferung PLZ", "Shipping Zip") and got["ship_city"] == "Lieferung Ort"
+    assert got["ship_country"] == "Lieferung Land"
+    assert got["risk_score"] == "Risikoscore" and got["customer_ltv"] == "Umsatz gesamt"
+    assert "Sachbearbeiter" not in got.values()
+
+
+def test_one_stray_decimal_point_does_not_turn_a_decimal_comma_file_over():
+    amounts = ["1.234,50", "12,00", "99,90", "5,00", "250,00", "17,45", "3,99", "8,10", "64,00", "12.50"]
+    assert suggest_mapping(["Nr", "Datum", "Betrag"], {"Betrag": amounts}).decimal_comma is True
+    half = ["12,50", "13.50", "14,50", "15.50"]
+    assert suggest_mapping(["Nr", "Datum", "Betrag"], {"Betrag": half}).decimal_comma is False

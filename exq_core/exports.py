@@ -34,22 +34,6 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def frame_csv(frame) -> bytes:
-    """A DataFrame as formula-safe CSV bytes (for a page's own download button)."""
-    rows = (tuple(None if _isna(v) else v for v in row) for row in frame.itertuples(index=False, name=None))
-    return csv_bytes([str(c) for c in frame.columns], rows)
-
-
-def _isna(value) -> bool:
-    import pandas as pd
-    if isinstance(value, (list, tuple, dict)):
-        return False
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def batches(cur, size: int = 10_000):
     """The rows of an executed cursor, in batches, as one iterator."""
     while rows := cur.fetchmany(size):

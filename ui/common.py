@@ -22,10 +22,6 @@ def db_target() -> str:
     return default_db_target()
 
 
-def db_label() -> str:
-    return get_store().label
-
-
 @st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
 def _store(target: str) -> Store:
     # The dashboard keeps DuckDB inside a memory budget: an inbox import of a million rows spills to disk

@@ -172,10 +172,6 @@ class AssistFailure(Exception):
     """The model's answer could not be used; the message says why (it is stored with the fallback)."""
 
 
-class BudgetSpent(AssistFailure):
-    pass
-
-
 # -- asking ----------------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=8)

@@ -260,12 +260,3 @@ def session_from_handoff(store: Store, token: str | None) -> str | None:
         return _serializer(store, "exq-handoff").loads(token, max_age=HANDOFF_SECONDS)
     except BadSignature:
         return None
-
-
-def end_sessions_of(store: Store, username: str, reason: str, *, now: datetime | None = None) -> None:
-    """Mark every open session of a person ended (their epoch moving on already refuses them; this makes the
-    sessions table say so)."""
-    with store.unit_of_work() as uow:
-        uow.execute("UPDATE sessions SET ended_at = ?, ended_reason = ? WHERE username = ? AND ended_at IS NULL",
-                    [now or utcnow(), reason, username])
-        uow.commit()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -386,7 +385,3 @@ def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
         raise FeedError(f"cannot read the file as JSON lines (one object per line): "
                         f"{str(err).splitlines()[0][:300]}") from None
     return "loaded"
-
-
-def file_size(path: str | os.PathLike) -> int:
-    return Path(path).stat().st_size

@@ -91,7 +91,7 @@ def decide(store: Store, request: DecisionRequest, actor: Actor, now: datetime |
 
 
 def claim(store: Store, case_id: int, actor: Actor, now: datetime | None = None) -> Case:
-    """Claim a case for 60 minutes (a new or waiting case moves to in_review). Returns the case after."""
+    """Claim a case for workflow.CLAIM_MINUTES (a new or waiting case moves to in_review). Returns the case after."""
     now = now or utcnow()
     with store.unit_of_work() as uow:
         case = load_case(uow.cursor, case_id, lock=True)

@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from exq_core import queries, services
+from exq_core import queries, services, workflow
 from exq_core.errors import ExqError
 from exq_core.models import AGE_BANDS, BUCKET_LABELS, BUCKETS, STATE_LABELS, STATES, Bucket
 from exq_core.queries import UNASSIGNED, QueueFilter
@@ -229,8 +229,8 @@ ss[LINK] = link
 can_claim = actor is not None and "claim" in PERMISSIONS[actor.role]
 with st.container(horizontal=True, vertical_alignment="center"):
     if st.button("Claim next", key="queue_claim_next", type="primary", icon=":material/front_hand:", disabled=not can_claim,
-                 help="Claim the top unclaimed case in this view for 60 minutes and open it for review."
-                 if can_claim else "Viewers cannot claim cases."):
+                 help=f"Claim the top unclaimed case in this view for {workflow.CLAIM_MINUTES} minutes and open it "
+                      "for review." if can_claim else "Viewers cannot claim cases."):
         try:
             case = services.claim_next(get_store(), get_rules(), actor, f)
         except ExqError as err:

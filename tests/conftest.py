@@ -1,4 +1,6 @@
-"""Shared fixtures: fresh databases, a seeded demo database, a fixed clock, and a running app.
+"""Shared fixtures: fresh databases on the backend under test, a seeded demo database, a fixed clock, and a
+running app. Helpers tests import live in helper modules (tests/support.py, tests/browser.py,
+tests/feeds.py, tests/sql.py), never here.
 
 Signing in. Every page sits behind the sign-in gate in app.py: a test that does not sign in sees only the
 sign-in form. The demo database (`demo_db`, `demo_store`, `app_env`, `running_app`) has three accounts, all
@@ -8,44 +10,34 @@ with the password TEST_PASSWORD — maria (manager), sam (reviewer), vic (viewer
       at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
       at.session_state["actor"] = manager            # Actor(username="maria", role=Role.MANAGER)
       at.run(); at.switch_page("views/queue.py").run()
-  or `at = app_test(manager, "views/queue.py")`. The gate re-reads the account on every rerun, so the actor
+  or `at = app_test(manager, "views/queue.py")` (tests/support.py). The gate re-reads the account on every rerun, so the actor
   must be an account in the database (a made-up name is signed out); add one with
   `auth.add_user(store, name, password_or_None, role, SYSTEM)`.
-* Playwright: `sign_in(page, running_app.url + "/queue?bucket=fraud_risk")` opens the address, signs in
+* Playwright (tests/browser.py): `sign_in(page, running_app.url + "/queue?bucket=fraud_risk")` opens the address, signs in
   (default maria / TEST_PASSWORD) and waits for the page; or take `signed_in_page` (maria, on the Overview).
 """
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
 
 from exq_core import auth  # noqa: E402
 from exq_core.models import SYSTEM, Actor, Role  # noqa: E402
-from exq_core.store import is_postgres_url, open_store  # noqa: E402
+from exq_core.store import open_store  # noqa: E402
+from tests.browser import RunningApp, sign_in, wait_for_app  # noqa: E402,F401  (sign_in, wait_for_app: see below)
+from tests.support import (ACCOUNTS, ARTIFACTS, DEMO_BACKLOG, DEMO_ORDERS, NOW, ROOT,  # noqa: E402
+                           TEST_PASSWORD)
 
 auth.passwords.BCRYPT_ROUNDS = 4   # tests only: fast hashes (the shipped cost is auth.DEFAULT_BCRYPT_ROUNDS)
-TEST_PASSWORD = "exq-test-password"
-ACCOUNTS = {"maria": Role.MANAGER, "sam": Role.REVIEWER, "vic": Role.VIEWER}
-
-ARTIFACTS = ROOT / "test-artifacts"
-NOW = datetime(2026, 11, 27, 12, 0, 0)
-DEMO_ORDERS = 12000
-DEMO_BACKLOG = 0.3     # a team behind on its work: every state and age band has cases in the queue
-
 
 @pytest.fixture(autouse=True)
 def _no_real_model(monkeypatch):
@@ -226,53 +218,6 @@ def empty_app_db(new_db, monkeypatch):
 
 # -- a real app for browser tests -------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RunningApp:
-    """`streamlit run server.py` on `db` (a file path or a URL), its output in `folder`/streamlit.log."""
-
-    def __init__(self, db: Path | str, env: dict | None = None, folder: Path | None = None):
-        self.db = db
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        if folder is None:
-            folder = Path(tempfile.mkdtemp(prefix="exq-app-")) if is_postgres_url(db) else Path(db).parent
-        self.log_path = folder / "streamlit.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env={**os.environ, "EXQ_DB": str(db), **(env or {})},
-            stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_healthy()
-
-    def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("streamlit did not become healthy")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
 @pytest.fixture
 def running_app(demo_db, tmp_path):
     """The real dashboard on a private demo database; stopped by its own pid afterwards."""
@@ -286,41 +231,6 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
             "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--disable-background-networking", "--disable-component-update", "--no-first-run"]}
-
-
-def wait_for_app(page, timeout: float = 30_000) -> None:
-    """Wait as Streamlit's own e2e suite does: connected, script finished, no skeletons left."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
-                           timeout=timeout)
-
-
-def app_test(actor: Actor | None = None, page: str | None = None, timeout: float = 60):
-    """An AppTest of the dashboard signed in as `actor` (None: nobody), run once, then switched to `page`.
-    Use with the `app_env` fixture."""
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
-    if actor is not None:
-        at.session_state["actor"] = actor
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    return at
-
-
-def sign_in(page, url: str, username: str = "maria", password: str = TEST_PASSWORD,
-            timeout: float = 30_000) -> None:
-    """Open `url` in a fresh browser session, sign in, and wait until the requested page has rendered."""
-    page.goto(url)
-    wait_for_app(page, timeout)
-    form = page.locator(".st-key-sign_in_submit")
-    form.wait_for(timeout=timeout)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    form.wait_for(state="detached", timeout=timeout)
-    wait_for_app(page, timeout)
 
 
 @pytest.fixture

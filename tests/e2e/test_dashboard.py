@@ -12,7 +12,8 @@ import pytest
 
 from ui.format import format_hours
 from exq_core.models import BUCKET_LABELS
-from tests.conftest import ROOT, RunningApp, sign_in, wait_for_app
+from tests.browser import RunningApp, sign_in, wait_for_app
+from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
 

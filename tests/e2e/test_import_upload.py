@@ -8,9 +8,9 @@ import time
 import pytest
 
 from exq_core.ingest.inbox import inbox_dir
-from tests.conftest import RunningApp, sign_in, wait_for_app
+from tests.browser import RunningApp, sign_in, wait_for_app
 from tests.ingest_support import order, write_shopify
-from tests.integration.conftest import write_feed
+from tests.feeds import write_feed
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 
 from exq_core.models import State
 from exq_core.store import open_store
-from tests.conftest import sign_in, wait_for_app
+from tests.browser import sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,8 @@ opens after signing in; wrong password; sign-out; a manager disables an account 
 their next click."""
 import pytest
 
-from tests.conftest import TEST_PASSWORD, sign_in, wait_for_app
+from tests.browser import sign_in, wait_for_app
+from tests.support import TEST_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from exq_core.ingest import import_file
 from exq_core.models import SYSTEM, Actor, DecisionRequest, Role, State
 from exq_core.store import open_store, Store, utcnow
 from tests.accounts import ensure_accounts
-from tests.conftest import ACCOUNTS, NOW, TEST_PASSWORD
+from tests.support import ACCOUNTS, NOW, TEST_PASSWORD
 
 PASSWORD = "s3cret-Plaintext-42"
 

@@ -11,7 +11,8 @@ import pytest
 from exq_core.models import AGE_BANDS, BUCKETS, STATES
 from exq_core.store import SCHEMA_VERSION, open_store
 
-from .conftest import ROOT, counts, only_logged, snapshot
+from tests.feeds import counts, only_logged, snapshot
+from tests.support import ROOT
 
 
 def cli(*args, db=None, check=None) -> subprocess.CompletedProcess:

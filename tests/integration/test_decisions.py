@@ -15,7 +15,7 @@ from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
 from tests.accounts import ensure_accounts
 
-from .conftest import snapshot
+from tests.feeds import snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)

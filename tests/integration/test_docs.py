@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from exq_core.cli import build_parser
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 README = ROOT / "README.md"

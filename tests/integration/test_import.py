@@ -14,7 +14,7 @@ from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
 from tests.ingest_support import list_imports
 
-from .conftest import counts, only_logged, snapshot
+from tests.feeds import counts, only_logged, snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)

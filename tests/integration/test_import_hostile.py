@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from exq_core.errors import FeedError, FeedInvalid
 from exq_core.ingest import import_file
 from exq_core.store import open_store
-from tests.integration.conftest import ROUTINE, snapshot
+from tests.feeds import ROUTINE, snapshot
 
 NASTY = [
     "'; DROP TABLE orders; --", "\" OR 1=1 --", "Robert'); DELETE FROM cases;--", "$now", "?", "$1",

@@ -15,8 +15,8 @@ import pytest
 from exq_core.demo import write_feed as write_demo_feed
 from exq_core.ingest import import_file
 from exq_core.store import open_store
-from tests.conftest import ROOT
-from tests.integration.conftest import only_logged, snapshot
+from tests.support import ROOT
+from tests.feeds import only_logged, snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0)
 

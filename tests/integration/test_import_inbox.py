@@ -14,9 +14,9 @@ import pytest
 from exq_core.cli import main
 from exq_core.ingest.inbox import InboxWatcher, inbox_dir, inbox_files, pending_files, process_inbox
 from tests.ingest_support import list_imports
-from tests.conftest import ROOT
+from tests.support import ROOT
 from tests.ingest_support import order, write_shopify
-from tests.integration.conftest import only_logged, snapshot, write_feed
+from tests.feeds import only_logged, snapshot, write_feed
 
 
 @pytest.fixture

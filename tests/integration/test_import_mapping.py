@@ -12,7 +12,7 @@ from exq_core.ingest import import_file, preview_file
 from exq_core.ingest.mapping import (MappingSpec, delete_mapping, file_columns, list_mappings, load_mapping,
                                      parse_spec, save_mapping)
 from exq_core.ingest.suggest import suggest_mapping
-from tests.integration.conftest import snapshot
+from tests.feeds import snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0)
 

@@ -13,7 +13,7 @@ from exq_core.cli import main
 from exq_core.errors import FeedError, FeedInvalid
 from exq_core.ingest import import_file, preview_file
 from tests.ingest_support import list_imports
-from tests.integration.conftest import ROUTINE, snapshot, write_feed
+from tests.feeds import ROUTINE, snapshot, write_feed
 
 DATA_TABLES = ("orders", "cases", "events", "decisions", "rejects")
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"

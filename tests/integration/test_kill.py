@@ -21,7 +21,7 @@ from exq_core.ingest import import_file
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 from exq_core.store import open_store
 
-from .conftest import snapshot
+from tests.feeds import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 27, 12, 0, 0)

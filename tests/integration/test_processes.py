@@ -21,8 +21,8 @@ from exq_core.ingest.inbox import inbox_dir
 from exq_core.models import Actor, Role
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 from tests.accounts import ensure_accounts
-from tests.conftest import NOW, ROOT
-from tests.integration.conftest import write_feed
+from tests.support import NOW, ROOT
+from tests.feeds import write_feed
 from tests.sql import one, rows
 
 PROCESSES = 4

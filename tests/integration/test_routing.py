@@ -11,7 +11,7 @@ from exq_core.ingest import import_file
 from exq_core.models import DecisionRequest, State
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
-from .conftest import counts, snapshot
+from tests.feeds import counts, snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)

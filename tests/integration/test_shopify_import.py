@@ -12,7 +12,7 @@ from exq_core.ingest import import_file, preview_file
 from exq_core.ingest.readers import detect_format
 from exq_core.ingest.shopify import looks_like_shopify
 from tests.ingest_support import REAL_HEADER_FILE, order, shopify_header, write_shopify
-from tests.integration.conftest import snapshot
+from tests.feeds import snapshot
 
 NOW = datetime(2026, 11, 27, 12, 0)
 BLANK_ADDRESS = {"Shipping Name": "Bo Blank", "Shipping City": "Austin", "Shipping Zip": "'78701",

@@ -14,7 +14,7 @@ from exq_core.errors import DatabaseLocked, ExqError, SchemaTooNew
 from exq_core.store import SCHEMA_VERSION, is_postgres_url, open_store
 from exq_core.store.duck import connect
 from exq_core.store.schema import MIGRATIONS
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def meta_rows(store):

@@ -11,7 +11,7 @@ from exq_core.demo import seed_demo
 from exq_core.models import SYSTEM, DecisionRequest, Role, State
 from exq_core.rules import load_rules
 from exq_core.store import open_store
-from tests.conftest import NOW, TEST_PASSWORD
+from tests.support import NOW, TEST_PASSWORD
 from tests.sql import one
 
 TABLES = ("orders", "cases", "events", "decisions", "suggestions", "imports", "rejects", "users",

@@ -15,9 +15,9 @@ from exq_core.ingest import import_file
 from exq_core.ingest.inbox import inbox_dir, process_inbox
 from exq_core.ingest.mapping import list_mappings
 from exq_core.store import open_store
-from tests.conftest import app_test
+from tests.support import app_test
 from tests.ingest_support import order, write_shopify
-from tests.integration.conftest import write_feed
+from tests.feeds import write_feed
 
 PAGE = "views/import.py"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from exq_core.ingest.mapping import load_toml, save_mapping
 from exq_core.models import SYSTEM
 from exq_core.store import open_store
-from tests.conftest import app_test
+from tests.support import app_test
 from tests.real_shapes import load_case, order_differences
 from tests.views.test_import_page import PAGE, frame, texts, with_file
 

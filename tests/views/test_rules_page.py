@@ -2,7 +2,7 @@
 from streamlit.testing.v1 import AppTest
 
 from exq_core.models import Actor, Role
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def _app(actor: Actor) -> AppTest:

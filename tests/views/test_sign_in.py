@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from exq_core import auth
 from exq_core.errors import NotPermitted
 from exq_core.models import SYSTEM, Actor, Role
-from tests.conftest import ROOT, TEST_PASSWORD, app_test
+from tests.support import ROOT, TEST_PASSWORD, app_test
 
 PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "views").glob("*.py"))
 

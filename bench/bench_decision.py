@@ -40,17 +40,22 @@ def _request(case, i: int) -> DecisionRequest:
                            note="Checked with the PSP.")
 
 
-def _run_once(store: Store, n: int) -> list[float]:
+def open_unclaimed(store: Store, actor, n: int) -> list[int]:
+    """Up to `n` open cases the person may claim now (nobody else holds them)."""
     now = utcnow()
     with store.read() as cur:
         ids = [r[0] for r in cur.execute(
             "SELECT case_id FROM cases WHERE state IN ('new', 'in_review', 'escalated') "
             "AND (claimed_at IS NULL OR claimed_at <= $lapsed OR assignee = $me) "
             "ORDER BY case_id LIMIT $n", {"lapsed": now - timedelta(minutes=workflow.CLAIM_MINUTES),
-                                          "me": ACTOR.username, "n": n}).fetchall()]
+                                          "me": actor.username, "n": n}).fetchall()]
     if not ids:
         raise RuntimeError("no open case to decide on")
-    cases = [services.claim(store, cid, ACTOR) for cid in ids]       # not timed: the reviewer opened it
+    return ids
+
+
+def _run_once(store: Store, n: int) -> list[float]:
+    cases = [services.claim(store, cid, ACTOR) for cid in open_unclaimed(store, ACTOR, n)]   # not timed
     times = []
     for i in range(n + WARM_UP):
         case = cases[i % len(cases)]

@@ -24,7 +24,7 @@ RSS_MB = 1024.0
 
 def _child(db: str, feed: str, folder: str) -> None:
     sys.path.insert(0, str(ROOT))
-    from bench.bench_decision import _request
+    from bench.bench_decision import _request, open_unclaimed
     from exq_core import services
     from exq_core.ingest.inbox import InboxWatcher
     from exq_core.store import open_store
@@ -32,10 +32,7 @@ def _child(db: str, feed: str, folder: str) -> None:
 
     actor = bench_actor()
     store = open_store(db, memory_limit=APP_MEMORY_LIMIT)      # as ui.common.get_store opens it
-    with store.read() as cur:
-        ids = [r[0] for r in cur.execute("SELECT case_id FROM cases WHERE state IN ('new', 'in_review') "
-                                         "ORDER BY case_id LIMIT 400").fetchall()]
-    cases = [services.claim(store, cid, actor) for cid in ids]
+    cases = [services.claim(store, cid, actor) for cid in open_unclaimed(store, actor, 400)]
     inbox = Path(folder)
     inbox.mkdir(parents=True, exist_ok=True)
     watcher = InboxWatcher(store, inbox, interval=0.2)

@@ -238,7 +238,14 @@ def run_all(orders: int, repeat: int, only: list[str] | None = None, workdir: Pa
                     continue
                 ctx = Context(orders=orders, repeat=repeat, workdir=workdir, full_size=orders >= 1_000_000,
                               backend=backend, shared=shared, pg=pg)
-                for row in module.run(ctx):
+                try:
+                    rows = module.run(ctx)
+                except Exception as err:      # one module failing must not lose the others' figures
+                    import traceback
+                    traceback.print_exc()
+                    rows = [Row(f"{name} FAILED: {type(err).__name__}: {str(err).splitlines()[0][:120]}", None,
+                                "-")]
+                for row in rows:
                     key = (name, row.measure)
                     result = results.setdefault(key, Result(name, row.measure, row.unit, row.budget, row.compare))
                     result.by_backend[backend] = row
@@ -287,7 +294,8 @@ def print_table(results: list[Result], orders: int, repeat: int, backends: tuple
 
 
 def failed(results: list[Result], full_size: bool) -> bool:
-    return any("OVER" in verdict(r, full_size) or "PG > 2×" in verdict(r, full_size) for r in results)
+    return any("OVER" in verdict(r, full_size) or "PG > 2×" in verdict(r, full_size) or " FAILED: " in r.measure
+               for r in results)
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ def test_benchmark_runs_small(module, backend, pg_server, tmp_path, capsys):
         assert results == []
         return
     assert results, "a benchmark module must report at least one row"
+    assert not [r.measure for r in results if " FAILED: " in r.measure]
     for result in results:
         row = result.by_backend[backend]
         assert result.unit and (row.value is None or row.value >= 0), result

@@ -8,12 +8,15 @@ import io
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from exq_core.errors import FeedError, FeedInvalid
 from exq_core.ingest import import_file
 from exq_core.store import open_store
 from tests.feeds import ROUTINE, snapshot
+
+pytestmark = pytest.mark.slow          # hostile input: many generated files (make test-fast leaves it out)
 
 NASTY = [
     "'; DROP TABLE orders; --", "\" OR 1=1 --", "Robert'); DELETE FROM cases;--", "$now", "?", "$1",

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import textwrap
 from datetime import datetime
 from pathlib import Path
 
@@ -169,6 +171,33 @@ def demo_store(demo_db):
     s = open_store(demo_db)
     yield s
     s.close()
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from exq_core.store import open_store
+    store = open_store({path!r})
+    print("ready", flush=True)
+    time.sleep(120)
+""")
+
+
+@pytest.fixture
+def held_db(tmp_path, backend):
+    """A database file held open by another process; yields (path, holder pid)."""
+    if backend == "postgresql":
+        pytest.skip("DuckDB only: one process owns a DuckDB file; a server has no such lock")
+    path = tmp_path / "held.duckdb"
+    open_store(path).close()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT), path=str(path))],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield path, proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture

@@ -72,3 +72,30 @@ def test_a_file_dropped_in_the_inbox_is_imported_by_the_running_app(demo_db, pag
         page.screenshot(path=str(artifacts / "import-inbox.png"), full_page=True)
     finally:
         app.stop()
+
+
+def test_the_inbox_works_from_server_start_with_no_page_ever_opened(demo_db, tmp_path):
+    app = RunningApp(demo_db, env={"EXQ_INBOX_INTERVAL": "1"}, folder=tmp_path)
+    try:
+        folder = inbox_dir(demo_db)
+        deadline = time.time() + 30
+        while not folder.is_dir() and time.time() < deadline:      # server.py's lifespan creates it
+            time.sleep(0.2)
+        assert folder.is_dir(), app.log_path.read_text()[-3000:]
+        drop = write_feed(tmp_path / "cron.csv", [{"order_id": "CRON-1", "items_available": "0"}])
+        staged = folder / "cron.csv.part"
+        staged.write_bytes(drop.read_bytes())
+        os.replace(staged, folder / "cron.csv")
+        done = folder / "done" / "cron.csv"
+        deadline = time.time() + 60
+        while not done.exists() and time.time() < deadline:
+            time.sleep(0.5)
+        assert done.exists(), app.log_path.read_text()[-3000:]
+    finally:
+        app.stop()
+    from exq_core.store import open_store
+    with open_store(demo_db) as store, store.read() as cur:
+        assert cur.execute("SELECT status, actor FROM imports WHERE file_name = 'cron.csv'").fetchall() == \
+            [("imported", "inbox")]
+        assert cur.execute("SELECT bucket FROM cases WHERE order_id = 'CRON-1'").fetchall() == \
+            [("inventory_conflict",)]

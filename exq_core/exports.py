@@ -1,5 +1,5 @@
-"""CSV a person downloads or writes with `export`: header row, UTF-8, spreadsheet formulas neutralised in every
-cell (`textsafety.csv_cell`), streamed so a large export never sits in memory twice."""
+"""CSV a person downloads or writes with `export`: header row, UTF-8, CRLF line ends, spreadsheet formulas
+neutralised in every cell (`textsafety.csv_cell`), streamed so a large export never sits in memory twice."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,9 @@ from .textsafety import csv_cell
 
 def write_csv(out: IO[str], columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """Write a header and the rows to a text stream; returns the number of rows."""
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF ends a row (RFC 4180), and so the writer quotes every cell holding a CR or LF: with "\n" alone a
+    # bare CR stayed unquoted, and a spreadsheet split the row there — "x\r=1+1" became a live "=1+1".
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([csv_cell(str(c)) for c in columns])
     n = 0
     for row in rows:

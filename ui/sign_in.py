@@ -114,6 +114,8 @@ def gate() -> Actor | None:
         if fresh is not None:
             st.session_state["actor"] = fresh
             st.session_state[SESSION] = session_id
+            # signed in through the identity provider: no password to change, and sign-out leaves it too
+            st.session_state[SOURCE] = sessions.started_via(store, session_id)
             return fresh
         if not st.session_state.get(NOTICE):
             st.session_state[NOTICE] = sessions.why_ended(store, session_id)
@@ -187,6 +189,7 @@ def sign_in_form() -> None:
 
 
 CHANGING_PASSWORD = "sign_in_changing_password"
+PASSWORD_CHANGED = "sign_in_password_changed"      # the confirmation, for the run after the change
 
 
 def _close_password_dialog() -> None:
@@ -219,13 +222,17 @@ def _change_password_dialog(actor: Actor) -> None:
                 st.error(str(err))
                 return
             _close_password_dialog()
-            st.toast("Password changed. Your other sessions are signed out.")
+            # shown by the next run: a toast sent just before st.rerun() is often gone before it is seen
+            st.session_state[PASSWORD_CHANGED] = "Password changed. Your other sessions are signed out."
             st.rerun()
 
 
 def account_sidebar(actor: Actor) -> None:
     """Who is signed in, and the way out. Call inside `with st.sidebar:`."""
     cookie_step()
+    changed = st.session_state.pop(PASSWORD_CHANGED, None)
+    if changed:
+        st.toast(changed, icon=":material/key:")
     st.caption(f"Signed in as **{actor.username}** ({actor.role})")
     left, right = st.columns(2)
     if st.session_state.get(SOURCE) != "oidc" and left.button("Password", key="change_password_open",

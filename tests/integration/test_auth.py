@@ -460,3 +460,26 @@ def test_cli_first_run_creates_the_first_manager_without_asking(tmp_path, monkey
     assert f"password '{password}'" in out
     code, out, _ = _cli(monkeypatch, capsys, "user", "first-run", "--db", str(db))
     assert code == 0 and password not in out and "1 account(s)" in out
+
+
+def test_a_short_idle_limit_never_signs_out_a_person_at_work(store, monkeypatch):
+    """The session is touched well within the idle limit, however short it is set (it used to be touched
+    every 5 minutes only, so a limit under 5 minutes signed out people in the middle of their work)."""
+    monkeypatch.setenv("EXQ_SESSION_IDLE_HOURS", "0.01")                # 36 seconds
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    sid = sessions.start(store, alice, via="password", now=NOW)
+    for seconds in range(20, 200, 20):                                  # a click every 20 s for 3 minutes
+        assert sessions.resume(store, sid, now=NOW + timedelta(seconds=seconds)) == alice, seconds
+    assert sessions.resume(store, sid, now=NOW + timedelta(seconds=180 + 37)) is None
+    assert sessions.why_ended(store, sid) == "You were signed out after 36 seconds without activity."
+    monkeypatch.setenv("EXQ_SESSION_IDLE_HOURS", "0")                   # a floor of a few seconds, never zero
+    assert sessions.idle_limit() == timedelta(seconds=3.6)
+
+
+def test_a_resumed_session_knows_how_it_began(store):
+    """A reload resumes a session from its cookie; it must know a single sign-on one (no password to change,
+    and signing out leaves the identity provider's sign-in too)."""
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    assert sessions.started_via(store, sessions.start(store, alice, via="oidc", now=NOW)) == "oidc"
+    assert sessions.started_via(store, sessions.start(store, alice, via="password", now=NOW)) == "password"
+    assert sessions.started_via(store, "no-such-session") is None

@@ -462,6 +462,29 @@ def test_cli_first_run_creates_the_first_manager_without_asking(tmp_path, monkey
     assert code == 0 and password not in out and "1 account(s)" in out
 
 
+def test_cli_user_invite_lets_that_verified_address_in_once_with_the_role(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "exq.duckdb")
+    monkeypatch.setattr("getpass.getuser", lambda: "ops")
+    code, out, _ = _cli(monkeypatch, capsys, "user", "invite", "New.Reviewer@Example.com", "--role", "reviewer",
+                        "--db", db)
+    assert code == 0 and "invited new.reviewer@example.com as reviewer" in out
+    code, _, err = _cli(monkeypatch, capsys, "user", "invite", "not-an-address", "--role", "viewer", "--db", db)
+    assert code == 2 and "not an e-mail address" in err
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["user", "invite", "x@example.com", "--role", "owner"])
+    with open_store(db) as store:
+        [invitation] = auth.invitations(store, SYSTEM)
+        assert (invitation["email"], invitation["role"], invitation["invited_by"]) == \
+            ("new.reviewer@example.com", "reviewer", "cli:ops")
+        events = auth.account_events(store, SYSTEM)
+        assert [(e["actor"], e["username"], e["action"], e["to_value"]) for e in events] == \
+            [("cli:ops", "new.reviewer@example.com", "invited", "reviewer")]
+        actor = auth.sign_in_external(store, identity("cli-1", "new.reviewer@example.com"), domains=set())
+        assert actor == Actor(username="new.reviewer@example.com", role=Role.REVIEWER)
+        with pytest.raises(auth.SignInRefused):          # used up: another subject with that address
+            auth.sign_in_external(store, identity("cli-2", "new.reviewer@example.com"), domains=set())
+
+
 def test_a_short_idle_limit_never_signs_out_a_person_at_work(store, monkeypatch):
     """The session is touched well within the idle limit, however short it is set (it used to be touched
     every 5 minutes only, so a limit under 5 minutes signed out people in the middle of their work)."""

@@ -141,7 +141,11 @@ def sign_out() -> None:
     sessions.end(get_store(), st.session_state.get(SESSION), "signed out")
     _end_session("You are signed out.")
     if via_oidc:
-        st.logout()      # also ends the provider's identity cookie; starts a new session
+        # The browser leaves for /auth/logout (Streamlit's identity cookie goes) and comes back as a new
+        # session. No st.rerun() after it: a rerun drops the messages not yet sent — the redirect among them,
+        # and then the identity cookie stayed and the next visit signed the person straight back in.
+        st.logout()
+        st.stop()
     st.rerun()
 
 

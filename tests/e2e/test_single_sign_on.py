@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -40,6 +41,22 @@ def sso_app(demo_db, idp, tmp_path):
     app.stop()
 
 
+@contextmanager
+def redirected_home(page, app, idp, what: str):
+    """Wait for the redirects the block starts to land on the app's home page; say where they went if not."""
+    seen: list[str] = []
+    track = lambda frame: seen.append(frame.url) if frame == page.main_frame else None  # noqa: E731
+    page.on("framenavigated", track)
+    try:
+        with page.expect_navigation(url=f"{app.url}/", timeout=45_000):
+            yield
+    except Exception as err:
+        raise AssertionError(f"{what}: no way back to {app.url}/; navigations {seen}, provider saw "
+                             f"{idp.requests}, page says {page.locator('body').inner_text()[:300]!r}") from err
+    finally:
+        page.remove_listener("framenavigated", track)
+
+
 def sso_sign_in(page, app, idp, identity: dict) -> None:
     """Open the app, press the single sign-on button; the provider answers with `identity` at once."""
     idp.next_identity = identity
@@ -47,7 +64,7 @@ def sso_sign_in(page, app, idp, identity: dict) -> None:
     wait_for_app(page)
     before = len(idp.issued)
     # the app → the provider's /authorize → /oauth2callback → back to the app, all redirects
-    with page.expect_navigation(url=f"{app.url}/"):
+    with redirected_home(page, app, idp, "single sign-on"):
         page.get_by_role("button", name="Sign in with single sign-on").click()
     assert len(idp.issued) == before + 1, idp.requests
     wait_for_app(page)
@@ -79,7 +96,7 @@ def test_an_invited_identity_gets_its_role_and_comes_back_by_its_subject(sso_app
 
         # Signing out ends exq's session and the provider identity Streamlit keeps: the form, and no way back in
         # without the provider.
-        with first.expect_navigation(url=f"{sso_app.url}/"):          # st.logout: /auth/logout, then back
+        with redirected_home(first, sso_app, idp, "sign-out"):        # st.logout: /auth/logout, then back
             first.locator(".st-key-sign_out button").click()
         wait_until(lambda: not [c for c in first.context.cookies() if c["name"] == "_streamlit_user"],
                    what="Streamlit's identity cookie to go")

@@ -21,7 +21,8 @@ from exq_core.ingest import import_file
 from exq_core.models import Actor, DecisionRequest, Role, State, actions_for, reasons_for
 from exq_core.store import open_store
 from tests.conftest import ROOT, RunningApp, sign_in, wait_for_app
-from tests.e2e.support import download_csv, fill_sign_in, live_formulas, main_text, sidebar_text
+from tests.e2e.support import (download_csv, fill_sign_in, live_formulas, main_text, session_cookie,
+                               sidebar_text)
 from tests.integration.conftest import write_feed
 
 pytestmark = pytest.mark.e2e
@@ -152,6 +153,7 @@ def test_the_overview_opens_at_its_own_address_and_at_the_root(running_app, page
     page.get_by_text("Open exceptions").wait_for()
     wait_for_app(page)
     assert "Page not found" not in page.locator("body").inner_text()
+    session_cookie(page.context)               # set although the first run after signing in switched pages
     page.goto(running_app.url + path)                        # a reload of that address, signed in
     wait_for_app(page)
     page.get_by_text("Open exceptions").wait_for()

@@ -7,6 +7,8 @@ import re
 import time
 from urllib.parse import urljoin, urlsplit
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.conftest import TEST_PASSWORD, wait_for_app
 
 FORM = ".st-key-sign_in_submit"
@@ -89,16 +91,21 @@ def case_in_url(page) -> int:
 
 
 def choose(page, key: str, option: str | None = None) -> None:
-    """Pick an option of the selectbox with widget key `key` (the first one when `option` is None)."""
+    """Pick an option of the selectbox with widget key `key` (the first one when `option` is None). A rerun
+    that lands while the list is open closes it (its options detach): then it is opened again."""
     options = page.get_by_role("option")
-    for _ in range(3):      # a rerun that lands just after the click closes the list: open it again
-        page.locator(f".st-key-{key}").get_by_role("button", name="Open").click()
+    target = options.first if option is None else page.get_by_role("option", name=option, exact=True)
+    for _ in range(4):
+        wait_for_app(page)
+        if not options.first.is_visible():
+            page.locator(f".st-key-{key}").get_by_role("button", name="Open").click()
         try:
-            options.first.wait_for(timeout=5_000)
+            target.click(timeout=5_000)
             break
-        except Exception:
-            wait_for_app(page)
-    (options.first if option is None else page.get_by_role("option", name=option, exact=True)).click()
+        except PlaywrightTimeout:
+            continue
+    else:
+        raise AssertionError(f"could not choose {option!r} in {key}")
     wait_for_app(page)
 
 

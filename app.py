@@ -34,9 +34,20 @@ get_inbox_watcher()  # files dropped into data/inbox/ are imported by this proce
 # Who is signed in (st.session_state["actor"]), re-checked against the database on every rerun.
 actor = gate()
 
+# The default page's address is '/': Streamlit ignores its url_path (but reserves it), so a link to
+# /overview would say "Page not found". A hidden page at /overview lands on the Overview instead.
+overview = st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="home",
+                   default=True)
+
+
+def overview_address() -> None:
+    st.switch_page(overview, query_params=st.query_params.to_dict())
+
+
 pages = {
     "Work": [
-        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+        overview,
+        st.Page(overview_address, title="Overview", url_path="overview", visibility="hidden"),
         st.Page("views/queue.py", title="Queue", icon=":material/format_list_numbered:", url_path="queue"),
         st.Page("views/review.py", title="Review", icon=":material/fact_check:", url_path="review"),
     ],

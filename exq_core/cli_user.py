@@ -78,6 +78,16 @@ def cmd_user_disable(args) -> int:
     return 0
 
 
+def cmd_user_invite(args) -> int:
+    """Let a verified e-mail address sign in once through single sign-on, as a new account with a role."""
+    with open_store(args.db) as store:
+        auth.invite(store, args.email, args.role, cli_actor())
+    email = args.email.strip().lower()
+    print(f"invited {email} as {args.role}: their first single sign-on with this verified address creates the "
+          "account, bound to the identity provider's subject id from then on")
+    return 0
+
+
 def cmd_user_first_run(args) -> int:
     """For `make run`: on a database without accounts, create the first manager; never prompts."""
     with open_store(args.db) as store:
@@ -98,7 +108,7 @@ def cmd_user_first_run(args) -> int:
 
 
 def add_user_parser(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("user", help="local accounts: add, list, set-role, passwd, disable, enable")
+    p = sub.add_parser("user", help="accounts: add, list, set-role, passwd, disable, enable, invite")
     users = p.add_subparsers(dest="user_command", required=True)
 
     def password_source(q, allow_none: bool = False):
@@ -133,6 +143,12 @@ def add_user_parser(sub, common: argparse.ArgumentParser) -> None:
         q = users.add_parser(name, parents=[common], help=text)
         q.add_argument("name")
         q.set_defaults(func=cmd_user_disable, command_name=name)
+
+    q = users.add_parser("invite", parents=[common],
+                         help="let an e-mail address sign in through single sign-on once, with a role")
+    q.add_argument("email", help="the address the identity provider reports (and says is verified)")
+    q.add_argument("--role", required=True, choices=[r.value for r in Role])
+    q.set_defaults(func=cmd_user_invite)
 
     q = users.add_parser("first-run", parents=[common],
                          help="create the first manager if there is no account (used by make run)")

@@ -35,7 +35,7 @@ if str(_ROOT) not in sys.path:
 from exq_core import auth  # noqa: E402
 from exq_core.models import SYSTEM, Actor, Role  # noqa: E402
 from exq_core.store import open_store  # noqa: E402
-from tests.browser import RunningApp, sign_in, wait_for_app  # noqa: E402,F401  (sign_in, wait_for_app: see below)
+from tests.browser import RunningApp, sign_in  # noqa: E402
 from tests.support import (ACCOUNTS, ARTIFACTS, DEMO_BACKLOG, DEMO_ORDERS, NOW, ROOT,  # noqa: E402
                            TEST_PASSWORD)
 

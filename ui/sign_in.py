@@ -8,6 +8,8 @@ idle too long, or the account changed (password, role, disabled) — the person 
 """
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from exq_core import auth
@@ -18,7 +20,7 @@ from ui.common import get_store
 NOTICE = "sign_in_notice"
 SOURCE = "sign_in_source"          # "password" or "oidc"
 SESSION = "sign_in_session"        # the session id this browser session resumes
-COOKIE_TODO = "sign_in_cookie"     # {"action": "set" | "clear", "token": …}: for the cookie component
+COOKIE_TODO = "sign_in_cookie"     # {"action": "set" | "clear", "token", "since"}: for the cookie component
 
 _COOKIE_JS = """
 export default function(component) {
@@ -38,12 +40,22 @@ def _api(path: str) -> str:
 
 
 def cookie_step() -> None:
-    """Set or clear the sign-in cookie, once, after a sign-in or sign-out (a few lines of JS that call the
-    server; the cookie itself is HttpOnly)."""
+    """Set or clear the sign-in cookie after a sign-in or sign-out (a few lines of JS that call the server;
+    the cookie itself is HttpOnly).
+
+    Setting it is drawn again on every run while the sign-in's hand-off token is valid: a run that ends in
+    st.rerun() or st.switch_page() (a link to /overview does, right after signing in) drops what it drew
+    before the browser got it, and the sign-in then did not survive a reload. Setting the same cookie twice
+    is harmless; clearing is drawn once (a cookie left behind names an ended session, which the next visit
+    refuses and clears), so it never clears a sign-in made meanwhile in another tab."""
     slot = st.empty()        # always one element here, so nothing below it moves between reruns
-    todo = st.session_state.pop(COOKIE_TODO, None)
+    todo = st.session_state.get(COOKIE_TODO)
     if not todo:
         return
+    if todo["action"] != "set" or time.monotonic() - todo["since"] > sessions.HANDOFF_SECONDS - 10:
+        st.session_state.pop(COOKIE_TODO, None)
+        if todo["action"] == "set":
+            return
     url = _api("session" if todo["action"] == "set" else "sign-out")
     with slot:
         _cookie_component(data={"url": url, "token": todo.get("token", "")}, key=f"cookie_{todo['action']}",
@@ -87,7 +99,8 @@ def _begin(actor: Actor, via: str) -> Actor:
     st.session_state["actor"] = actor
     st.session_state[SESSION] = session_id
     st.session_state[SOURCE] = via
-    st.session_state[COOKIE_TODO] = {"action": "set", "token": sessions.handoff_token(store, session_id)}
+    st.session_state[COOKIE_TODO] = {"action": "set", "token": sessions.handoff_token(store, session_id),
+                                     "since": time.monotonic()}
     st.session_state.pop(NOTICE, None)
     return actor
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from exq_core import queries, services, workflow
 from exq_core.errors import ExqError
+from exq_core.exports import frame_csv
 from exq_core.models import AGE_BANDS, BUCKET_LABELS, BUCKETS, STATE_LABELS, STATES, Bucket
 from exq_core.queries import UNASSIGNED, QueueFilter
 from exq_core.workflow import PERMISSIONS
@@ -141,6 +142,12 @@ def render_table(rows, f: QueueFilter, page: int) -> None:
                 help="Condition cleared: a later snapshot no longer fires any rule. A person still resolves it."),
         })
 
+    # The table's own toolbar has no CSV download (client.disableDataExport): it would write "=HYPERLINK(…)"
+    # from a feed as it is. This one neutralises spreadsheet formulas.
+    st.download_button("Download this page (CSV)", frame_csv(table), file_name=f"exq-queue-page-{page}.csv",
+                       mime="text/csv", key="queue_csv", on_click="ignore", icon=":material/download:",
+                       type="tertiary", help="The cases shown on this page, as CSV. For everything: "
+                                             "`python -m exq_core export cases`.")
     selected_rows = [i for i in event.selection.rows if 0 <= i < len(table)]
     selected = [int(table.iloc[i]["Case"]) for i in selected_rows]
     if len(selected) == 1:

@@ -37,7 +37,7 @@ if notice:
 
 left, right = st.columns([3, 2], gap="large")
 with right:
-    with st.container(border=True):
+    with st.container(border=True, key="rv_suggestion"):
         review.suggestion_panel(detail)
     review.decision_form(detail)
     st.button("Next case →", key="rv_next", shortcut="Alt+N", on_click=review.skip_to_next, args=(case_id,),

@@ -33,12 +33,32 @@ WRONG_CREDENTIALS = "Wrong username or password."
 
 
 def idle_limit() -> timedelta:
-    """How long a session lasts without use: $EXQ_SESSION_IDLE_HOURS (default 12)."""
+    """How long a session lasts without use: $EXQ_SESSION_IDLE_HOURS (default 12; fractions allowed, at
+    least 0.001 — a few seconds)."""
     try:
         hours = float(os.environ.get("EXQ_SESSION_IDLE_HOURS", "12"))
     except ValueError:
         hours = 12.0
-    return timedelta(hours=min(max(hours, 0.01), 24 * 30))
+    if hours != hours:      # NaN
+        hours = 12.0
+    return timedelta(hours=min(max(hours, 0.001), 24 * 30))
+
+
+def _touch_every() -> timedelta:
+    """How stale `last_seen` may get before a rerun writes it again: rarely (TOUCH_EVERY), but well within
+    the idle limit, so a person at work is never taken for idle however short the limit is."""
+    return min(TOUCH_EVERY, idle_limit() / 10)
+
+
+def _span(span: timedelta) -> str:
+    """'12 hours', '1 hour', '30 minutes', '9 seconds'."""
+    seconds = span.total_seconds()
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            value = round(seconds / size, 2)
+            return f"{value:g} {unit}{'' if value == 1 else 's'}"
+    value = max(1, round(seconds))
+    return f"{value} second{'' if value == 1 else 's'}"
 
 
 class SignInRefused(AuthError):
@@ -171,11 +191,19 @@ def resume(store: Store, session_id: str | None, *, now: datetime | None = None)
     if now - last_seen > idle_limit() or now - created_at > MAX_AGE:
         end(store, session_id, "idle" if now - last_seen > idle_limit() else "expired", now=now)
         return None
-    if now - last_seen > TOUCH_EVERY:
+    if now - last_seen > _touch_every():
         with store.unit_of_work() as uow:
             uow.execute("UPDATE sessions SET last_seen = ? WHERE session_id = ?", [now, session_id])
             uow.commit()
     return Actor(username=username, role=Role(role))
+
+
+def started_via(store: Store, session_id: str | None) -> str | None:
+    """How the session began: "password" or "oidc" (a reload resuming it must know, to sign out of both)."""
+    if not session_id:
+        return None
+    with store.read() as cur:
+        return cur.scalar("SELECT via FROM sessions WHERE session_id = ?", [session_id])
 
 
 def why_ended(store: Store, session_id: str | None) -> str:
@@ -197,7 +225,7 @@ def why_ended(store: Store, session_id: str | None) -> str:
         return f"You were signed out: the account '{username}' is disabled."
     if epoch != account_epoch:
         return "You were signed out: the password or role of this account changed. Sign in again."
-    return {"idle": f"You were signed out after {idle_limit().total_seconds() / 3600:g} hours without activity.",
+    return {"idle": f"You were signed out after {_span(idle_limit())} without activity.",
             "expired": f"You were signed out: a session lasts at most {MAX_AGE.days} days. Sign in again.",
             "signed out": "You signed out (here or in another tab)."}.get(reason or "", generic)
 

@@ -11,28 +11,9 @@ import pytest
 from exq_core.models import State
 from exq_core.store import open_store
 from tests.browser import sign_in, wait_for_app
+from tests.e2e.support import case_in_url, choose
 
 pytestmark = pytest.mark.e2e
-
-
-def case_in_url(page) -> int:
-    match = re.search(r"[?&]case=(\d+)", page.url)
-    assert match, page.url
-    return int(match.group(1))
-
-
-def choose(page, key: str, option: str | None = None) -> None:
-    """Pick an option of the selectbox with widget key `key` (the first one when `option` is None)."""
-    options = page.get_by_role("option")
-    for _ in range(3):      # a rerun that lands just after the click closes the list: open it again
-        page.locator(f".st-key-{key}").get_by_role("button", name="Open").click()
-        try:
-            options.first.wait_for(timeout=5_000)
-            break
-        except Exception:
-            wait_for_app(page)
-    (options.first if option is None else options.filter(has_text=option).first).click()
-    wait_for_app(page)
 
 
 def test_review_flow_end_to_end(demo_db, running_app, page, artifacts):

@@ -464,3 +464,49 @@ def test_cli_first_run_creates_the_first_manager_without_asking(tmp_path, new_db
     assert f"password '{password}'" in out
     code, out, _ = _cli(monkeypatch, capsys, "user", "first-run", "--db", str(db))
     assert code == 0 and password not in out and "1 account(s)" in out
+
+
+def test_cli_user_invite_lets_that_verified_address_in_once_with_the_role(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "exq.duckdb")
+    monkeypatch.setattr("getpass.getuser", lambda: "ops")
+    code, out, _ = _cli(monkeypatch, capsys, "user", "invite", "New.Reviewer@Example.com", "--role", "reviewer",
+                        "--db", db)
+    assert code == 0 and "invited new.reviewer@example.com as reviewer" in out
+    code, _, err = _cli(monkeypatch, capsys, "user", "invite", "not-an-address", "--role", "viewer", "--db", db)
+    assert code == 2 and "not an e-mail address" in err
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["user", "invite", "x@example.com", "--role", "owner"])
+    with open_store(db) as store:
+        [invitation] = auth.invitations(store, SYSTEM)
+        assert (invitation["email"], invitation["role"], invitation["invited_by"]) == \
+            ("new.reviewer@example.com", "reviewer", "cli:ops")
+        events = auth.account_events(store, SYSTEM)
+        assert [(e["actor"], e["username"], e["action"], e["to_value"]) for e in events] == \
+            [("cli:ops", "new.reviewer@example.com", "invited", "reviewer")]
+        actor = auth.sign_in_external(store, identity("cli-1", "new.reviewer@example.com"), domains=set())
+        assert actor == Actor(username="new.reviewer@example.com", role=Role.REVIEWER)
+        with pytest.raises(auth.SignInRefused):          # used up: another subject with that address
+            auth.sign_in_external(store, identity("cli-2", "new.reviewer@example.com"), domains=set())
+
+
+def test_a_short_idle_limit_never_signs_out_a_person_at_work(store, monkeypatch):
+    """The session is touched well within the idle limit, however short it is set (it used to be touched
+    every 5 minutes only, so a limit under 5 minutes signed out people in the middle of their work)."""
+    monkeypatch.setenv("EXQ_SESSION_IDLE_HOURS", "0.01")                # 36 seconds
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    sid = sessions.start(store, alice, via="password", now=NOW)
+    for seconds in range(20, 200, 20):                                  # a click every 20 s for 3 minutes
+        assert sessions.resume(store, sid, now=NOW + timedelta(seconds=seconds)) == alice, seconds
+    assert sessions.resume(store, sid, now=NOW + timedelta(seconds=180 + 37)) is None
+    assert sessions.why_ended(store, sid) == "You were signed out after 36 seconds without activity."
+    monkeypatch.setenv("EXQ_SESSION_IDLE_HOURS", "0")                   # a floor of a few seconds, never zero
+    assert sessions.idle_limit() == timedelta(seconds=3.6)
+
+
+def test_a_resumed_session_knows_how_it_began(store):
+    """A reload resumes a session from its cookie; it must know a single sign-on one (no password to change,
+    and signing out leaves the identity provider's sign-in too)."""
+    alice = auth.add_user(store, "alice", PASSWORD, Role.REVIEWER, SYSTEM).actor()
+    assert sessions.started_via(store, sessions.start(store, alice, via="oidc", now=NOW)) == "oidc"
+    assert sessions.started_via(store, sessions.start(store, alice, via="password", now=NOW)) == "password"
+    assert sessions.started_via(store, "no-such-session") is None

@@ -69,7 +69,7 @@ def test_review_flow_end_to_end(demo_db, running_app, page, artifacts):
     with open_store(demo_db) as store:
         with store.read() as cur:
             rows = cur.execute("SELECT reviewer, from_state, to_state, resolution_reason, evidence, verdict "
-                               "FROM decisions WHERE case_id = ? AND decided_at > now()::TIMESTAMP - INTERVAL 1 HOUR",
+                               "FROM decisions WHERE case_id = ? AND decided_at > now()::TIMESTAMP - INTERVAL '1 hour'",
                                [first]).fetchall()
             state, assignee = cur.execute("SELECT state, assignee FROM cases WHERE case_id = ?", [first]).fetchone()
             second_holder = cur.execute("SELECT assignee FROM cases WHERE case_id = ?", [second]).fetchone()[0]

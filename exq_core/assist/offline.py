@@ -104,8 +104,10 @@ def pick_for(kind: str, case: dict, rules: RuleSet) -> Pick | None:
         if available is not None and available <= 0:
             return Pick("backorder_and_notify", "Nothing is in stock; backorder and tell the customer when "
                         "to expect it.", ["restock date from purchasing", "customer notified (message link)"])
-        return Pick("reallocate_stock", f"{max(available or 0, 0)} of {ordered} items are in stock; try to "
-                    "reallocate from another location before splitting or cancelling.",
+        have = ("the stock figure is unknown; count it, then" if available is None
+                else f"{max(available, 0)} of {ordered if ordered is not None else 'the'} items are in stock;")
+        return Pick("reallocate_stock", f"{have[0].upper()}{have[1:]} try to reallocate from another location "
+                    "before splitting or cancelling.",
                     ["stock count per warehouse", "customer's choice if a split or substitute is needed"],
                     clear=available is not None and ordered is not None)
     if kind == "address":

@@ -87,6 +87,61 @@ def test_offline_summary_states_the_facts():
     assert payment.action == "capture_remaining"
 
 
+def test_a_delivered_order_gets_no_advice_meant_for_one_not_yet_shipped():
+    fraud = offline_advice(make_case("fraud_risk", ["fraud"], risk_level="high", risk_score=0.91,
+                                     fulfillment_status="delivered"), RULES)
+    assert "before it ships" not in fraud.rationale
+    assert "already delivered" in fraud.rationale and "chargeback" in fraud.rationale
+    assert "proof of delivery" in fraud.missing_evidence
+    stock = offline_advice(make_case("inventory_conflict", ["inventory"], items_available=0,
+                                     fulfillment_status="delivered"), RULES)
+    assert stock.action not in ("backorder_and_notify", "reallocate_stock")
+    assert "already delivered" in stock.rationale and "backorder" not in stock.rationale.lower()
+    waiting = offline_advice(make_case("fraud_risk", ["fraud"], risk_level="high"), RULES)
+    assert "before it ships" in waiting.rationale                   # not shipped yet: that advice fits
+
+
+@pytest.mark.parametrize("level, score, said, not_said", [
+    ("high", 0.91, "rates the order high risk (score 0.91)", "threshold"),
+    ("medium", 0.80, "risk score 0.80 is over the 0.75 threshold although the risk level is medium", "high risk"),
+    (None, 0.95, "risk score 0.95 is over the 0.75 threshold", "risk level"),
+])
+def test_fraud_wording_says_what_actually_fired(level, score, said, not_said):
+    advice = offline_advice(make_case("fraud_risk", ["fraud"], risk_level=level, risk_score=score), RULES)
+    assert said in advice.rationale and said in advice.summary
+    assert not_said not in advice.rationale
+
+
+@pytest.mark.parametrize("words", ["The box arrived crushed", "Karton beschädigt angekommen",
+                                   "Le vase est arrivé cassé", "El paquete llegó roto"])
+def test_damage_in_the_customers_own_words_is_a_damage_hint(words):
+    case = make_case("return_damage", ["returns"], return_requested=True, return_reason=words,
+                     fulfillment_status="delivered")
+    advice = offline_advice(case, RULES)
+    assert advice.action == "request_photos" and "own words describe damage" in advice.rationale
+    assert advice.summary.startswith("The customer describes damage")
+    plain = offline_advice({**case, "order": {**case["order"], "return_reason": "Does not fit"}}, RULES)
+    assert plain.action == "issue_refund"                          # no damage word: an ordinary return
+
+
+def test_confidence_follows_how_clear_the_facts_are():
+    clear = offline_advice(make_case("payment_mismatch", ["payment"], payment_status="failed",
+                                     amount_paid=Decimal("0")), RULES)
+    cleared = offline_advice({**make_case("payment_mismatch", ["payment"], payment_status="failed",
+                                          amount_paid=Decimal("0")), "condition_cleared": True}, RULES)
+    unknown_stock = offline_advice(make_case("inventory_conflict", ["inventory"], items_available=None), RULES)
+    no_rule = offline_advice(make_case("fraud_risk", ["renamed_rule"]), RULES)
+    two_problems = offline_advice(make_case("payment_mismatch", ["payment", "inventory"],
+                                            flags=["inventory_conflict"], payment_status="failed",
+                                            amount_paid=Decimal("0"), items_available=0), RULES)
+    assert clear.confidence > cleared.confidence
+    assert clear.confidence > two_problems.confidence
+    assert clear.confidence > unknown_stock.confidence > no_rule.confidence
+    assert len({clear.confidence, cleared.confidence, unknown_stock.confidence, no_rule.confidence}) == 4
+    # an unknown stock figure is said to be unknown, never shown as 0
+    assert "stock figure is unknown" in unknown_stock.rationale and "0 of" not in unknown_stock.rationale
+
+
 def test_offline_is_deterministic_and_masks_customer_text():
     case = make_case("return_damage", ["returns"], return_requested=True,
                      return_reason="Broken. Mail ada.lovelace@example.com or call +44 20 7946 0958",

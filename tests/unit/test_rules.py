@@ -314,6 +314,10 @@ def test_full_version_changes_with_the_file_content():
     ("[buckets.return_damage]\nsla_hours = 48\nweight = 10\n", "", ["return_damage"]),
     ('name = "vip"', 'name = "fraud"', ["unique", "fraud"]),
     ("value_cap = 20", "value_cap = -20", ["priority.value_cap"]),
+    ("value_cap = 20", "value_cap = inf", ["priority.value_cap"]),          # not finite: refused at load
+    ("value_cap = 20", "value_cap = nan", ["priority.value_cap"]),
+    ("risk_score_at_least = 0.75", "risk_score_at_least = nan", ["rule 'fraud'", "risk_score_at_least"]),
+    ("weight = 50\n", "weight = inf\n", ["buckets.fraud_risk.weight"]),
 ])
 def test_bad_rules_file_names_the_rule_and_field(old, new, expected):
     text = DEFAULT_TEXT.replace(old, new, 1)

@@ -10,14 +10,11 @@ import json
 import random
 import sys
 from collections import Counter
-from datetime import datetime, timedelta
 
-from exq_core import services
 from exq_core.errors import CaseClaimed, StaleCase, TransitionNotAllowed
-from exq_core.models import Actor, DecisionRequest, Role, State
+from exq_core.models import Actor, Role
 from exq_core.store import open_store
-
-NOW = datetime(2026, 11, 27, 12, 0, 0)
+from tests.support import reviewer_click
 
 
 def work(url: str, worker: int, steps: int, case_ids: list[int]) -> dict:
@@ -27,37 +24,15 @@ def work(url: str, worker: int, steps: int, case_ids: list[int]) -> dict:
     won, claims_only, refused = [], [], Counter()
     assert sys.stdin.readline().strip() == "go"
     for step in range(steps):
-        case = services.get_case(store, rnd.choice(case_ids))
         try:
-            if case.state in (State.NEW, State.WAITING) or (case.state is State.ESCALATED and rnd.random() < 0.3):
-                after = services.claim(store, case.case_id, actor, NOW)
-                with store.read() as cur:   # this process's own claim event says if the state moved
-                    moved = cur.execute("SELECT from_state <> to_state FROM events WHERE case_id = ? AND actor = ? "
-                                        "ORDER BY event_id DESC LIMIT 1", [case.case_id, actor.username]).fetchone()[0]
-                if moved:
-                    won.append(["claim", case.case_id, after.version - 1])
-                else:
-                    claims_only.append(case.case_id)
-                continue
-            if case.state is State.IN_REVIEW:
-                to_state = rnd.choice([State.ESCALATED, State.WAITING, State.RESOLVED])
-            elif case.state is State.ESCALATED:
-                to_state = rnd.choice([State.IN_REVIEW, State.RESOLVED])
-            else:
-                to_state = State.IN_REVIEW
-            extra = {}
-            if to_state is State.RESOLVED:
-                extra = {"resolution_reason": "reconciled_with_psp", "evidence": f"PSP txn {worker:04d}-{step:04d}"}
-            elif to_state is State.WAITING:
-                extra = {"follow_up_at": NOW + timedelta(hours=1)}
-            elif case.state is State.RESOLVED:
-                extra = {"note": "reopened in the multi-process test"}
-            out = services.decide(store, DecisionRequest(case_id=case.case_id, case_version=case.version,
-                                                         to_state=to_state, **extra), actor, NOW)
-            assert out.case.version == case.version + 1
-            won.append(["decide", case.case_id, case.version])
+            kind, case_id, version = reviewer_click(store, actor, rnd, case_ids, f"{worker:04d}-{step:04d}")
         except (StaleCase, CaseClaimed, TransitionNotAllowed) as err:
             refused[type(err).__name__] += 1
+            continue
+        if kind == "claim only":
+            claims_only.append(case_id)
+        else:
+            won.append([kind, case_id, version])
     store.close()
     return {"won": won, "claims_only": claims_only, "refused": dict(refused)}
 

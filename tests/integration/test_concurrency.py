@@ -13,6 +13,7 @@ from exq_core import queries, services
 from exq_core.errors import CaseClaimed, StaleCase, TransitionNotAllowed
 from exq_core.ingest import import_file
 from tests.accounts import ensure_accounts
+from tests.support import reviewer_click
 from exq_core.models import Actor, DecisionRequest, Role, State
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
@@ -130,42 +131,15 @@ def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
         actor = actors[i]
         done, refused = [], Counter()
         for step in range(25):
-            case = services.get_case(store, rnd.choice(case_ids))
             try:
-                if case.state in (State.NEW, State.WAITING) or \
-                        (case.state is State.ESCALATED and rnd.random() < 0.3):
-                    after = services.claim(store, case.case_id, actor, NOW)
-                    with store.read() as cur:  # this thread's own claim event says if the state moved
-                        moved = cur.execute("SELECT from_state <> to_state FROM events WHERE case_id = ? "
-                                            "AND actor = ? ORDER BY event_id DESC LIMIT 1",
-                                            [case.case_id, actor.username]).fetchone()[0]
-                    if moved:
-                        # a state change (new/waiting -> in_review): it won the version it moved from,
-                        # which may be newer than the one read above
-                        done.append(("claim", case.case_id, after.version - 1))
-                    else:                                   # a claim alone leaves the version alone
-                        claims_only.append(case.case_id)
-                    continue
-                if case.state is State.IN_REVIEW:
-                    to_state = rnd.choice([State.ESCALATED, State.WAITING, State.RESOLVED])
-                elif case.state is State.ESCALATED:
-                    to_state = rnd.choice([State.IN_REVIEW, State.RESOLVED])
-                else:
-                    to_state = State.IN_REVIEW
-                extra = {}
-                if to_state is State.RESOLVED:
-                    extra = {"resolution_reason": "reconciled_with_psp", "evidence": f"PSP txn {i:04d}-{step:04d}"}
-                elif to_state is State.WAITING:
-                    extra = {"follow_up_at": NOW + timedelta(hours=1)}
-                elif case.state is State.RESOLVED:
-                    extra = {"note": "reopened in the stress test"}
-                request = DecisionRequest(case_id=case.case_id, case_version=case.version, to_state=to_state,
-                                          **extra)
-                out = services.decide(store, request, actor, NOW)
-                done.append(("decide", case.case_id, case.version))
-                assert out.case.version == case.version + 1
+                kind, case_id, version = reviewer_click(store, actor, rnd, case_ids, f"{i:04d}-{step:04d}")
             except (StaleCase, CaseClaimed, TransitionNotAllowed) as err:
                 refused[type(err).__name__] += 1
+                continue
+            if kind == "claim only":                        # a claim alone leaves the version alone
+                claims_only.append(case_id)
+            else:
+                done.append((kind, case_id, version))
         return done, refused
 
     try:

@@ -1,19 +1,17 @@
 """`python -m exq_core demo` at ctx.orders: write the synthetic feed, import and route it, play out the
 team's month through the transition function. Must finish in minutes at 1,000,000 orders.
 
-Each run is the real command in a child process on a fresh file, so its peak RSS comes from `wait4`.
+Each run is the real command in a child process on a fresh file, so its peak RSS is its own (bench.run.spawn_child).
 """
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.run import ROOT, Context, Row
+from bench.run import Context, Row, spawn_child, wait_child
 
 BACKENDS = ("duckdb",)           # `make run` seeds a DuckDB file
 BUDGET_SECONDS = 300.0   # "minutes" at 1M orders
@@ -24,12 +22,10 @@ def _demo_once(db: Path, orders: int) -> tuple[float, float]:
         p.unlink(missing_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err_file:
-        proc = subprocess.Popen([sys.executable, "-m", "exq_core", "demo", "--db", str(db), "--orders",
-                                 str(orders), "--seed", "11", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=err_file, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's rusage
+        proc = spawn_child("exq_core", "demo", "--db", str(db), "--orders", str(orders), "--seed", "11",
+                           "--quiet", stdout=subprocess.DEVNULL, stderr=err_file)
+        code, usage = wait_child(proc)
         seconds = time.perf_counter() - start
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
         err_file.seek(0)
         err = err_file.read()
     if code != 0:

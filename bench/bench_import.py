@@ -2,7 +2,7 @@
 same file), for the demo feed (a healthy shop) and the held-out-shaped feed (bench/heldout.py: nulls,
 blanks, boundary values, long and hostile text, about 90 % exceptions).
 
-Each run is a fresh Python process on a fresh database, so its peak RSS (from `wait4`) and CPU time are the
+Each run is a fresh Python process on a fresh database, so its peak RSS (VmHWM: bench.run.spawn_child) and CPU time are the
 import's own: the bare side is DuckDB's `CREATE TABLE … AS SELECT * FROM read_csv(file)`; the exq side is
 `import_file` (hash, read, validate, apply snapshots, route, commit). On PostgreSQL the file is read and
 validated by DuckDB in memory and then copied in with COPY; the PostgreSQL server's own CPU is not in the

@@ -3,7 +3,7 @@ inbox of a process that opened the store as the dashboard does (DuckDB's memory 
 reviewer in that process keeps deciding cases. Peak RSS of the process ≤ 1 GB; the decisions saved during
 the import, and their p95 — what a reviewer waits for while the inbox works.
 
-Runs in a child process (its own peak RSS, from `wait4`).
+Runs in a child process (its own peak RSS: bench.run.spawn_child).
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from bench.run import Context, Row, bench_actor
 from exq_core import queries, services
 from exq_core.assist import AIConfig
 from exq_core.assist.storage import lookup, precompute
+from exq_core.errors import CaseClaimed
 from exq_core.rules import load_rules
 from exq_core.store import open_store, utcnow
 
@@ -36,7 +37,10 @@ def run(ctx: Context) -> list[Row]:
                 top = queries.queue_page(cur, rules, now, queries.QueueFilter(), limit=TOP)[0]["case_id"].tolist()
             hits, waits = 0, []
             for case_id in top:
-                services.claim(store, int(case_id), actor)                 # the reviewer opens the case
+                try:
+                    services.claim(store, int(case_id), actor)             # the reviewer opens the case
+                except CaseClaimed:
+                    pass            # held by a colleague: the page shows it without claiming, suggestion too
                 with store.read() as cur:
                     case = queries.case_detail(cur, rules, int(case_id), utcnow())
                 begin = time.perf_counter()

@@ -193,14 +193,58 @@ def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q * 100) - 1]
 
 
-def run_child(module: str, *args: str, env: dict | None = None) -> tuple[dict, object]:
+# A child's own peak RSS. wait4's ru_maxrss is no good for it: the child is started by vfork from this
+# process, and Linux keeps the larger of the parent's high-water mark at exec and the child's own — a child
+# of a 2 GB runner reported 2 GB whatever it did. VmHWM of /proc/self/status after exec is the child's alone.
+_LAUNCH = """
+import atexit, os, runpy, sys
+def _peak():
+    with open('/proc/self/status') as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
+    with open(os.environ['EXQ_BENCH_PEAK'], 'w') as out:
+        out.write(str(kib))
+atexit.register(_peak)
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)
+"""
+
+
+@dataclass
+class ChildUsage:
+    ru_maxrss: float        # KiB, the child's own peak (VmHWM)
+    ru_utime: float
+    ru_stime: float
+
+
+def spawn_child(module: str, *args: str, stdout=None, stderr=None, env: dict | None = None):
+    """Start `python -m <module> <args>` so that wait_child() can tell its own peak memory and CPU."""
+    peak = tempfile.NamedTemporaryFile("w+", suffix=".peak", delete=False)
+    peak.close()
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, module, *args], cwd=ROOT, stdout=stdout,
+                            stderr=stderr, text=True,
+                            env={**os.environ, **(env or {}), "EXQ_BENCH_PEAK": peak.name})
+    proc.peak_file = peak.name
+    return proc
+
+
+def wait_child(proc) -> tuple[int, ChildUsage]:
+    _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's CPU
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    path = Path(proc.peak_file)
+    try:
+        kib = float(path.read_text() or "nan")
+    except (OSError, ValueError):
+        kib = float("nan")
+    path.unlink(missing_ok=True)
+    return code, ChildUsage(kib, usage.ru_utime, usage.ru_stime)
+
+
+def run_child(module: str, *args: str, env: dict | None = None) -> tuple[dict, ChildUsage]:
     """Run `python -m <module> <args>` in a child process, so its peak memory and CPU are its own.
-    Returns the JSON object on the child's last stdout line and the child's rusage."""
+    Returns the JSON object on the child's last stdout line and the child's usage."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=out, stderr=err, text=True,
-                                env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives the child's rusage
-        returncode = os.waitstatus_to_exitcode(status)
+        proc = spawn_child(module, *args, stdout=out, stderr=err, env=env)
+        returncode, usage = wait_child(proc)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
     if returncode != 0:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from ..models import AGE_BANDS, OPEN_STATES, Bucket, State
 from ..rules import RuleSet
-from ..store.dialect import literal
+from ..store.dialect import DUCKDB, Dialect
 from .sql import age_band, claim_cutoff, claimed_by, hours_between
 
 
@@ -43,9 +43,16 @@ def search_term(text: str | None) -> str:
     return (text or "").strip().lower()
 
 
-def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False) -> tuple[str, dict]:
+# A text search reads every order's text once (text_matches) and the page and the counts then take the
+# matching case ids; past this many matches they run the text condition themselves instead.
+MATCHED_IDS_MAX = 250_000
+
+
+def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False, matched: list[int] | None = None,
+                dialect: Dialect = DUCKDB) -> tuple[str, dict]:
     """WHERE clause (over `cases c`) and parameters for a filter. `snoozed=True` keeps the waiting cases
-    whose follow-up is still ahead even when the filter hides them (to count them)."""
+    whose follow-up is still ahead even when the filter hides them (to count them). `matched`: the case ids
+    the filter's text matches, from text_matches() — then the text is not searched again."""
     where, params = [], {"now": now}
     params["states"] = [s.value for s in (f.states or OPEN_STATES)]
     where.append("c.state = ANY($states)")
@@ -72,10 +79,13 @@ def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False) -> tupl
         where.append(f"({age_band(hours_between('$now', 'c.opened_at'))}) = $age_band")
         params["age_band"] = f.age_band
     text = search_term(f.text)
-    if text:
+    if text and matched is not None:
+        where.append("c.case_id = ANY($matched)")
+        params["matched"] = [int(i) for i in matched]
+    elif text:
         # orders.search_text is the order's searchable text, lower-cased once when it was imported
         where.append("EXISTS (SELECT 1 FROM orders o WHERE o.source = c.source AND o.order_id = c.order_id "
-                     "AND strpos(o.search_text, $text) > 0)")
+                     f"AND {dialect.contains('o.search_text', '$text')})")
         params["text"] = text
     return " AND ".join(where), params
 
@@ -98,18 +108,30 @@ def page_ids(cur, rules: RuleSet, now: datetime, where: str, params: dict, *, li
     k = offset + limit
     static = _static_sql(cur, rules)
     priority = f"({static} + {rules.urgency_sql('$now', 'c.')})"
-    # the bound, with room for floating point: (a + 30) - 30 is not always a
-    max_urgency = literal(float(rules.priority.max_urgency) + 1e-6)
-    rows = cur.execute(f"""
-        WITH top_static AS (
+    # The floor first, on its own: as a plain bound the prune is an index range on PostgreSQL (joined to
+    # the floor's subquery it was a filter over every open case).
+    low = cur.execute(f"""
+        SELECT CASE WHEN count(*) < $k THEN NULL ELSE min(priority) END FROM (
             SELECT {priority} AS priority FROM cases c WHERE {where}
-            ORDER BY {static} DESC LIMIT $k),
-        floor_ AS (SELECT CASE WHEN count(*) < $k THEN NULL ELSE min(priority) END AS low FROM top_static)
-        SELECT c.case_id FROM cases c, floor_ f
-        WHERE {where} AND (f.low IS NULL OR {static} >= f.low - {max_urgency})
-        ORDER BY {priority} DESC, c.opened_at ASC, c.case_id ASC
-        LIMIT $limit OFFSET $offset""", params | {"k": k, "limit": limit, "offset": offset}).fetchall()
-    return [r[0] for r in rows]
+            ORDER BY {static} DESC LIMIT $k) top_static""", params | {"k": k}).fetchone()[0]
+    prune = ""
+    if low is not None:
+        # the bound, with room for floating point: (a + 30) - 30 is not always a
+        prune = f" AND {static} >= $floor"
+        params = params | {"floor": float(low) - (float(rules.priority.max_urgency) + 1e-6)}
+    def page(prune: str, params: dict) -> list[int]:
+        return [r[0] for r in cur.execute(f"""
+            SELECT c.case_id FROM cases c
+            WHERE {where}{prune}
+            ORDER BY {priority} DESC, c.opened_at ASC, c.case_id ASC
+            LIMIT $limit OFFSET $offset""", params | {"limit": limit, "offset": offset}).fetchall()]
+
+    ids = page(prune, params)
+    if prune and len(ids) < limit:
+        # Cases changed between the two statements (a claim, a decision): the floor may no longer hold.
+        # Without it the page is right whatever happened meanwhile.
+        ids = page("", {key: value for key, value in params.items() if key != "floor"})
+    return ids
 
 
 def page_rows(cur, rules: RuleSet, now: datetime, ids: list[int]) -> pd.DataFrame:
@@ -135,10 +157,22 @@ def page_rows(cur, rules: RuleSet, now: datetime, ids: list[int]) -> pd.DataFram
     return frame.drop(columns=["pos"])[list(QUEUE_COLUMNS)]
 
 
-def counts(cur, now: datetime, f: QueueFilter) -> tuple[int, int]:
+def text_matches(cur, now: datetime, f: QueueFilter) -> list[int] | None:
+    """The case ids a text search matches among the cases the rest of the filter keeps (snoozed ones
+    included), read in one pass over the orders' text; None without a text, or when there are more than
+    MATCHED_IDS_MAX (then each query searches the text itself)."""
+    if not search_term(f.text):
+        return None
+    where, params = queue_where(f, now, snoozed=True, dialect=cur.dialect)
+    ids = [r[0] for r in cur.execute(f"SELECT c.case_id FROM cases c WHERE {where} LIMIT {MATCHED_IDS_MAX + 1}",
+                                     params).fetchall()]
+    return ids if len(ids) <= MATCHED_IDS_MAX else None
+
+
+def counts(cur, now: datetime, f: QueueFilter, matched: list[int] | None = None) -> tuple[int, int]:
     """(matching cases, waiting cases the filter hides because their follow-up time has not come)."""
     hides_snoozed = not f.include_waiting and not (f.states and State.WAITING in f.states)
-    where, params = queue_where(f, now, snoozed=True)
+    where, params = queue_where(f, now, snoozed=True, matched=matched, dialect=cur.dialect)
     snoozed = "c.state = 'waiting' AND coalesce(c.follow_up_at > $now, false)" if hides_snoozed else "false"
     total, hidden = cur.execute(f"""SELECT count(*) FILTER (WHERE NOT ({snoozed})), count(*) FILTER (WHERE {snoozed})
                                     FROM cases c WHERE {where}""", params).fetchone()
@@ -151,9 +185,10 @@ def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
     number of matching cases, and how many waiting cases the filter hides because their follow-up time
     has not come."""
     f = f or QueueFilter()
-    where, params = queue_where(f, now)
+    matched = text_matches(cur, now, f)
+    where, params = queue_where(f, now, matched=matched, dialect=cur.dialect)
     ids = page_ids(cur, rules, now, where, params, limit=limit, offset=offset)
-    total, hidden = counts(cur, now, f)
+    total, hidden = counts(cur, now, f, matched)
     page = page_rows(cur, rules, now, ids) if ids else pd.DataFrame(columns=list(QUEUE_COLUMNS))
     return page, total, hidden
 
@@ -169,7 +204,7 @@ def next_unclaimed(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = N
                    exclude: list[int] | None = None) -> int | None:
     """The top case of the queue nobody holds a live claim on (what 'claim next' takes)."""
     f = (f or QueueFilter()).model_copy(update={"assignee": UNASSIGNED})
-    where, params = queue_where(f, now)
+    where, params = queue_where(f, now, matched=text_matches(cur, now, f), dialect=cur.dialect)
     if exclude:
         where += " AND NOT (c.case_id = ANY($exclude))"
         params["exclude"] = [int(i) for i in exclude]

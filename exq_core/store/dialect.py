@@ -75,6 +75,15 @@ class Dialect:
             return f"CAST(round(CAST({expr} AS NUMERIC), {int(digits)}) AS DOUBLE PRECISION)"
         return f"round({expr}, {int(digits)})"
 
+    def contains(self, haystack: str, needle: str) -> str:
+        """`needle` (an expression, e.g. a parameter) occurs in `haystack`, literally. DuckDB's contains()
+        is its fastest substring scan; on PostgreSQL a LIKE with the needle escaped, which the pg_trgm index
+        serves."""
+        if self.is_postgres:
+            escaped = f"replace(replace(replace({needle}, '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
+            return f"{haystack} LIKE '%' || {escaped} || '%'"
+        return f"contains({haystack}, {needle})"
+
     def create_temp(self, name: str, select: str) -> list[str]:
         """Statements that (re)create temp table `name` from a query."""
         if self.is_postgres:

@@ -161,6 +161,37 @@ def test_text_search_finds_a_case_by_each_of_its_order_fields(demo_store):
         assert total == 0      # fields are searched one by one, never across a boundary
 
 
+def test_text_search_takes_like_wildcards_and_backslashes_literally(demo_store):
+    now, rules = utcnow(), load_rules()
+    with demo_store.read() as cur:
+        case_id, source, order_id = cur.execute(
+            "SELECT case_id, source, order_id FROM cases WHERE state <> 'resolved' ORDER BY case_id LIMIT 1").fetchone()
+    write(demo_store, "UPDATE orders SET customer_message = ? WHERE source = ? AND order_id = ?",
+          ["50% off_sale C:\\temp\\x", source, order_id])
+    reindex_order(demo_store, source, order_id)
+    with demo_store.read() as cur:
+        for text in ("50% off_sale", "c:\\temp\\x", "% off_"):
+            f = QueueFilter(text=text, include_waiting=True)
+            assert queries.queue_view(cur, rules, now, f)[0]["case_id"].tolist() == [case_id], text
+        for text in ("5%f", "50_%", "c:%x", "off%sale", "c:\\\\temp"):   # wildcards match only themselves
+            assert queries.queue_view(cur, rules, now, QueueFilter(text=text, include_waiting=True))[1] == 0, text
+
+
+def test_a_text_search_with_many_matches_gives_the_same_page_and_counts(demo_store, monkeypatch):
+    """Past MATCHED_IDS_MAX matches the queries search the text themselves: the same answer either way."""
+    now, rules = utcnow(), load_rules()
+    with demo_store.read() as cur:
+        for text in ("a", "@", "exq-10"):
+            for f in (QueueFilter(text=text), QueueFilter(text=text, include_waiting=True, buckets=["fraud_risk"])):
+                few = queries.queue_view(cur, rules, now, f, limit=30, offset=5)
+                assert queries.queue.text_matches(cur, now, f) is not None
+                monkeypatch.setattr(queries.queue, "MATCHED_IDS_MAX", 1)
+                many = queries.queue_view(cur, rules, now, f, limit=30, offset=5)
+                assert queries.queue.text_matches(cur, now, f) is None or few[1] <= 1
+                monkeypatch.undo()
+                assert few[0].equals(many[0]) and few[1:] == many[1:], f
+
+
 def test_queue_view_counts_the_snoozed_cases_it_hides(demo_store):
     now, rules = utcnow(), load_rules()
     write(demo_store, "UPDATE cases SET follow_up_at = ? WHERE state = 'waiting' AND case_id % 2 = 0",
@@ -191,7 +222,7 @@ def test_a_text_search_shows_the_same_rows_as_without_it(demo_store):
 
 def _straightforward(cur, rules, now, f, limit, offset):
     """SPEC §3's order the obvious way: compute every matching case's priority, sort them all."""
-    where, params = queries.queue_where(f, now)
+    where, params = queries.queue_where(f, now, dialect=cur.dialect)
     rows = cur.execute(f"""SELECT c.case_id FROM cases c WHERE {where}
                            ORDER BY {rules.priority_sql('$now', 'c.')} DESC, c.opened_at, c.case_id
                            LIMIT $limit OFFSET $offset""", params | {"limit": limit, "offset": offset}).fetchall()
@@ -232,6 +263,6 @@ def test_the_pruned_queue_matches_the_straightforward_sort_on_random_data(store,
         for moment in (now, now + timedelta(hours=rnd.randint(1, 30))):
             for f in filters:
                 for limit, offset in ((50, 0), (50, 50), (7, 3), (1, 0), (500, 0)):
-                    where, params = queries.queue_where(f, moment)
+                    where, params = queries.queue_where(f, moment, dialect=cur.dialect)
                     got = queries.queue.page_ids(cur, rules, moment, where, params, limit=limit, offset=offset)
                     assert got == _straightforward(cur, rules, moment, f, limit, offset), (f, limit, offset)

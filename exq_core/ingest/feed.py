@@ -103,7 +103,7 @@ class ImportResult(BaseModel):
     orders_updated: int = 0
     orders_stale: int = 0           # older than the stored snapshot: ignored
     orders_unchanged: int = 0       # the stored snapshot again (or newer, saying nothing new)
-    older_in_file: int = 0          # an older snapshot of an order whose newer one is in the same file
+    older_in_file: int = 0          # an older snapshot (or a repeated copy) of an order whose newest is in the file
     conflicts: int = 0              # two different snapshots with the same updated_at (in the file or stored)
     routine: int = 0
     cases_new_by_bucket: dict[str, int] = {}
@@ -120,7 +120,7 @@ class ImportResult(BaseModel):
             return self.message
         by_bucket = ", ".join(f"{b} {n}" for b, n in sorted(self.cases_new_by_bucket.items())) or "none"
         extra = "".join(f", {n:,} {what}" for n, what in (
-            (self.orders_unchanged, "unchanged"), (self.older_in_file, "older snapshots in the file"),
+            (self.orders_unchanged, "unchanged"), (self.older_in_file, "older or repeated snapshots in the file"),
             (self.conflicts, "conflicting snapshots not applied")) if n)
         return (f"{self.file_name} (source {self.source}): import #{self.import_id} {self.status}: {self.rows:,} rows; "
                 f"orders {self.orders_new:,} new, {self.orders_updated:,} updated, {self.orders_stale:,} older than "
@@ -178,7 +178,7 @@ def _validate(cur, raw: readers.RawFeed, file_name: str, fmt: str) -> None:
 
 def _snapshots(cur, raw: readers.RawFeed, now: datetime) -> tuple[int, int]:
     """Two snapshots of one order in one file: keep the newest (`updated_at`, blank = import time). Older
-    ones are left out (counted); two different newest ones are a conflict: both rows become errors and
+    ones and repeated copies are left out (counted); two different newest ones are a conflict: both rows become errors and
     the order is not applied. Returns (older snapshots left out, conflicting orders)."""
     key = "nullif(trim(order_id), '')"
     ts = "coalesce(CAST(TRY_CAST(updated_at AS TIMESTAMPTZ) AS TIMESTAMP), $now)"
@@ -209,7 +209,10 @@ def _snapshots(cur, raw: readers.RawFeed, now: datetime) -> tuple[int, int]:
     cur.execute("""CREATE OR REPLACE TEMP TABLE superseded AS
         SELECT line FROM dup_rows ANTI JOIN (SELECT min(line) AS line FROM dup_top GROUP BY k HAVING count(*) = 1) keep
         USING (line)""")
-    older = cur.execute("""SELECT count(*) FROM dup_rows d JOIN dup_newest n ON n.k = d.k WHERE d.ts < n.ts""").fetchone()[0]
+    # left out and counted: older snapshots and repeated copies; a row with an error (a conflict's, or an
+    # invalid value) is counted as rejected instead, so every row of the file is counted once
+    older = cur.execute("SELECT count(*) FROM superseded s WHERE NOT EXISTS "
+                        "(SELECT 1 FROM row_errors e WHERE e.row_line = s.line)").fetchone()[0]
     for t in ("dup_rows", "dup_newest", "dup_top"):
         cur.execute(f"DROP TABLE {t}")
     return older, conflicts

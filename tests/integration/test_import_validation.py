@@ -94,6 +94,15 @@ def test_two_snapshots_of_one_order_in_one_file_the_newest_wins(store, feed, ski
     assert any("2 older snapshot(s)" in w for w in result.report.warnings)
 
 
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_row_repeated_in_a_file_is_counted_and_stored_once(store, feed, skip_invalid):
+    row = {"order_id": "R1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "10.00"}
+    result = import_file(store, feed([row, {"order_id": "R2"}, dict(row)]), skip_invalid=skip_invalid)
+    assert (result.rows, result.orders_new, result.older_in_file, result.conflicts, result.rejected) == \
+        (3, 2, 1, 0, 0)                                  # every row accounted for: 2 stored, 1 left out
+    assert "1 older or repeated snapshots in the file" in result.summary()
+
+
 def test_two_different_snapshots_at_the_same_time_are_one_conflict(store, feed):
     rows = [{"order_id": "C1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "10.00"},
             {"order_id": "C1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "12.00"},

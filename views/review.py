@@ -1,6 +1,6 @@
 """Review: one case from start to finish — facts, why it is here, history, the AI suggestion and the decision.
 
-Opening a case claims it (60 minutes) for the person looking; saving a decision runs it through the one
+Opening a case claims it (workflow.CLAIM_MINUTES) for the person looking; saving a decision runs it through the one
 transition function and opens the next case in queue order. The page never waits for the model.
 """
 import streamlit as st

@@ -570,6 +570,12 @@ def suggest_mapping(headers: list[str], samples: dict[str, list[str]] | None = N
             continue
         columns[header], confidence[header], fits[header] = f, round(min(score, 1.0), 2), fit
         taken.add(f)
+    if "order_total" not in taken and not lines:
+        # No order total, but a paid total ("total_paid" in order-level exports such as Olist's): that is
+        # the order's value — the file cannot be imported without one — and what was paid stays unknown.
+        paid = next((h for h, f in columns.items() if f == "amount_paid" and "total" in norm[h].split()), None)
+        if paid:
+            columns[paid], confidence[paid] = "order_total", round(confidence[paid] * 0.8, 2)
     columns = {h: columns[h] for h in headers if h in columns}          # in the file's order
     confidence = {h: confidence[h] for h in columns}
     for role, header in lines.items():

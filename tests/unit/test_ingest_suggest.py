@@ -84,6 +84,20 @@ def test_olist_orders_with_payments():
     s.spec("olist")
 
 
+def test_a_paid_total_is_the_order_total_when_there_is_no_other():
+    """Order-level exports (Olist's orders joined with their payments, summed) carry only `total_paid`."""
+    headers = ["order_id", "customer_id", "order_status", "order_purchase_timestamp", "payment_type", "total_paid"]
+    samples = {"order_purchase_timestamp": ["2017-10-02 10:56:33"], "total_paid": ["38.71", "141.46"],
+               "order_status": ["delivered", "shipped"], "payment_type": ["credit_card", "boleto"]}
+    s = suggest_mapping(headers, samples)
+    assert s.columns["total_paid"] == "order_total" and "amount_paid" not in s.columns.values()
+    s.spec("olist-paid")                                      # importable as it is
+    # with an order total beside it, a paid total is what was paid
+    s = suggest_mapping(["Order No", "Date", "Order Total", "Total Paid"],
+                        {"Order Total": ["10.00"], "Total Paid": ["8.00"]})
+    assert (s.columns["Order Total"], s.columns["Total Paid"]) == ("order_total", "amount_paid")
+
+
 def test_payment_type_is_a_method_not_a_status():
     s = suggest_mapping(OLIST_HEADERS, OLIST_SAMPLES)
     assert "payment_type" not in s.columns and "payment_status" not in s.columns.values()

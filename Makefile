@@ -36,7 +36,7 @@ test: setup
 
 # Unit and integration tests without the slow ones: the loop while you work (under two minutes).
 test-fast: setup
-	$(PY) -m pytest tests/unit tests/integration -m "not slow" -q
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" -q -n auto
 
 bench: setup
 	$(PY) -m bench.run

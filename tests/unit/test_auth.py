@@ -48,7 +48,7 @@ def test_shipped_cost_is_slow_bcrypt():
 @pytest.mark.parametrize("password, stored", [
     ("", "$2b$04$" + "a" * 53), ("anything", ""), ("anything", "not-a-hash"), ("!", auth.NO_PASSWORD),
     ("x" * 100, bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(4)).decode()),   # bcrypt would truncate; we refuse
-])
+], ids=["empty password", "empty hash", "not a hash", "no password set", "over 72 bytes"])
 def test_verify_never_raises_and_refuses_bad_input(password, stored):
     assert auth.verify_password(password, stored) is False
 

@@ -135,10 +135,6 @@ def work_now(case_id: int) -> None:
 
 # -- read-only panels -------------------------------------------------------------------------------
 
-def _duration(hours: float) -> str:
-    return format_hours(hours)
-
-
 def header(detail: dict) -> None:
     bucket = Bucket(detail["bucket"])
     state = State(detail["state"])
@@ -156,7 +152,7 @@ def header(detail: dict) -> None:
         cols[1].caption(f"reason: {detail['resolution_reason']}")
     else:
         hours = detail["sla_remaining_hours"]
-        cols[1].metric("SLA", f"{_duration(-hours)} over" if detail["breached"] else f"{_duration(hours)} left")
+        cols[1].metric("SLA", f"{format_hours(-hours)} over" if detail["breached"] else f"{format_hours(hours)} left")
         cols[1].caption(f"due {detail['sla_due_at']:%Y-%m-%d %H:%M} UTC")
     order = detail.get("order") or {}
     cols[2].metric("Order total", f"{money(detail['order_total'])} {order.get('currency') or ''}".strip())

@@ -17,11 +17,14 @@ working while DuckDB's single-writer lock keeps the command line out (SPEC §9).
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import stat
 import threading
+import time
 import tomllib
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -256,6 +259,7 @@ class InboxWatcher:
     def start(self) -> "InboxWatcher":
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._thread.start()
+        _started.add(self)
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -289,6 +293,20 @@ class InboxWatcher:
 
 _watchers: dict[str, InboxWatcher] = {}
 _watchers_guard = threading.Lock()
+_started: "weakref.WeakSet[InboxWatcher]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all(timeout: float = 20.0) -> None:
+    """At interpreter exit, stop every watcher and let a pass in progress finish. A daemon thread still
+    inside DuckDB when Python finalizes is torn down mid-call, and the process aborts ("terminate called
+    …", exit 134) after all its work was done."""
+    watchers = list(_started)
+    for watcher in watchers:
+        watcher._stop.set()
+    deadline = time.monotonic() + timeout
+    for watcher in watchers:
+        watcher.stop(max(0.0, deadline - time.monotonic()))
 
 
 def ensure_watcher(store: Store | Callable[[], Store], folder: str | os.PathLike,

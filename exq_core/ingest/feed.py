@@ -324,9 +324,9 @@ WORK_TABLES = ("raw", "row_errors", "loaded", "original", "superseded", "batch",
 
 
 def _drop_work(cur) -> None:
-    for t in WORK_TABLES:
+    for t in WORK_TABLES:       # raw and applied may be views (readers._finish, _apply)
         try:
-            cur.execute(f"DROP TABLE IF EXISTS {t}")
+            readers.drop_table_or_view(cur, t)
         except duckdb.Error:
             pass
 
@@ -429,6 +429,15 @@ def _import(store: Store, work, path: Path, *, fmt: str, options: dict, source: 
             tick: Progress) -> ImportResult:
     tick("reading", 0.1)
     raw = read_raw(work, path, fmt, options)
+    with store.unordered(work):     # the rows are numbered: from here on, no statement needs insertion order
+        return _validate_and_apply(store, work, raw, path, fmt=fmt, source=source, skip_invalid=skip_invalid,
+                                   actor=actor, rules=rules, now=now, log=log, default_currency=default_currency,
+                                   tick=tick)
+
+
+def _validate_and_apply(store: Store, work, raw: readers.RawFeed, path: Path, *, fmt: str, source: str,
+                        skip_invalid: bool, actor: Actor, rules: RuleSet, now: datetime, log: dict,
+                        default_currency: str, tick: Progress) -> ImportResult:
     tick("validating", 0.3)
     try:
         _validate(work, raw, path.name, fmt)
@@ -499,11 +508,18 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     # A stored order takes a snapshot only when it is newer and says something new: the same facts again
     # (an overlapping export) re-route nothing and bump no case versions. Same time, other facts: a conflict.
     changed = " OR ".join(f"b.{c} IS DISTINCT FROM o.{c}" for c in FACT_COLUMNS)
-    for statement in cur.dialect.create_temp("applied", f"""
-            SELECT b.*, o.order_id IS NULL AS is_new FROM batch b
-            LEFT JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
-            WHERE o.order_id IS NULL OR (b.updated_at > o.updated_at AND ({changed}))"""):
-        cur.execute(statement)
+    first = not cur.scalar("SELECT count(*) FROM (SELECT 1 FROM orders WHERE source = ? LIMIT 1) s", [source])
+    if first:
+        # the source's first import (a new shop, a history back-filled): every order is new, and the
+        # batch is used as it is instead of being joined with the stored orders and copied
+        cur.execute("DROP VIEW IF EXISTS applied")
+        cur.execute("CREATE TEMP VIEW applied AS SELECT b.*, true AS is_new FROM batch b")
+    else:
+        for statement in cur.dialect.create_temp("applied", f"""
+                SELECT b.*, o.order_id IS NULL AS is_new FROM batch b
+                LEFT JOIN orders o ON o.source = b.source AND o.order_id = b.order_id
+                WHERE o.order_id IS NULL OR (b.updated_at > o.updated_at AND ({changed}))"""):
+            cur.execute(statement)
     batch_rows = cur.scalar("SELECT count(*) FROM batch")
     orders_new, orders_updated = cur.execute(
         "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM applied").fetchone()
@@ -524,7 +540,7 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     tick("routing", 0.75)
     sync_static_priority(uow, rules)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied")
-    cur.execute("DROP TABLE IF EXISTS applied")
+    cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"
     notes = list(report.warnings)
     if unchanged:

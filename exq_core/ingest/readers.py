@@ -19,6 +19,7 @@ import duckdb
 from ..errors import FeedError
 from ..models import FEED_COLUMNS, REQUIRED_COLUMNS
 from ..store.dialect import ident, literal
+from ..store.duck import file_order
 
 
 @dataclass
@@ -118,6 +119,22 @@ def check_text_file(path: Path, encoding: str = "utf-8") -> str:
 
 
 MAX_LINE = 1 << 30      # a line (a cell) of any size is read, so its value gets the per-value size error
+USUAL_LINE = 1 << 22    # 4 MB: tried first (see load_from_file)
+
+
+def load_from_file(cur, sql: str, params: dict) -> None:
+    """Run a statement that loads a file into a temp table whose rowids follow the file (see
+    store.duck.file_order). DuckDB reads a CSV in buffers at least as large as the longest line allowed, one
+    thread per buffer: the usual limit is tried first and keeps both cores busy; only a file refused with it
+    is read again allowing a line of any size (MAX_LINE: then in one buffer, on one thread)."""
+    with file_order():
+        if params.get("max_line_size", 0) > USUAL_LINE:
+            try:
+                cur.execute(sql, params | {"max_line_size": USUAL_LINE})
+                return
+            except duckdb.Error:
+                pass
+        cur.execute(sql, params)
 
 
 def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
@@ -143,6 +160,16 @@ def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) ->
     return exprs, warnings
 
 
+def drop_table_or_view(cur, name: str) -> None:
+    """Drop work table (or view) `name` if it is there."""
+    for kind in ("TABLE", "VIEW"):
+        try:
+            cur.execute(f"DROP {kind} IF EXISTS {name}")
+            return
+        except duckdb.Error:      # it is the other kind
+            pass
+
+
 def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line", kind: str = "csv") -> RawFeed:
     exprs, warnings = normalise_columns(cur, loaded, renames)
     # rowids of a fresh temp table follow insertion (= file) order but do not start at 0
@@ -152,16 +179,14 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line",
     keys = {name: name.strip().lower().replace(" ", "_") for name in types}
     if not renames and "line" not in keys.values() and \
             all(name == key and types[name] == "VARCHAR" for name, key in keys.items() if key in FEED_COLUMNS):
-        # The file already speaks the feed's column names as text (our own layout): turn the loaded table
-        # into `raw` in place instead of copying a million rows of text (the copy cost ~10% of an import).
-        # It is its own record of the rows as written.
-        cur.execute(f"ALTER TABLE {loaded} ADD COLUMN line BIGINT")
-        cur.execute(f"UPDATE {loaded} SET line = {line}")
-        for c in FEED_COLUMNS:
-            if c not in types:
-                cur.execute(f"ALTER TABLE {loaded} ADD COLUMN {c} VARCHAR")
-        cur.execute("DROP TABLE IF EXISTS raw")
-        cur.execute(f"ALTER TABLE {loaded} RENAME TO raw")
+        # The file already speaks the feed's column names as text (our own layout): `raw` is a view of the
+        # loaded table instead of a copy of a million rows of text (the copy cost ~10% of an import), and
+        # it is its own record of the rows as written.
+        first = cur.execute(f"SELECT min(rowid) FROM {loaded}").fetchone()[0] or 0
+        absent = "".join(f", NULL::VARCHAR AS {c}" for c in FEED_COLUMNS if c not in types)
+        drop_table_or_view(cur, "raw")
+        cur.execute(f"CREATE TEMP VIEW raw AS SELECT rowid - {int(first)} + {int(line_offset)} AS line, *{absent} "
+                    f"FROM {loaded}")
         original = "raw"
     else:
         cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT {line} AS line, {', '.join(exprs)} FROM {loaded}")
@@ -211,9 +236,9 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None,
     opts = ", ".join(f"{k} = ${k}" for k in options)
     try:
         with readable_by_duckdb(path, enc) as (source, source_encoding):
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
-                        + (f" LIMIT {int(limit)}" if limit else ""),
-                        {**options, "path": str(source), "encoding": source_encoding})
+            load_from_file(cur, f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
+                           + (f" LIMIT {int(limit)}" if limit else ""),
+                           {**options, "path": str(source), "encoding": source_encoding})
     except duckdb.Error as err:
         ragged = ragged_record(path, enc, options["delim"])
         if ragged:
@@ -292,8 +317,8 @@ def load_parquet(cur, path: Path, limit: int | None = None) -> str:
     if path.stat().st_size == 0:
         raise FeedError("the file is empty")
     try:
-        cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_parquet($path)"
-                    + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path)})
+        load_from_file(cur, "CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_parquet($path)"
+                       + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as Parquet: {str(err).splitlines()[0][:300]}") from None
     return "loaded"
@@ -359,10 +384,11 @@ def _json_layout(path: Path) -> str:
 def load_lines(cur, path: Path) -> None:
     """Each line of a text file into temp table json_lines (line, j, ok): ok when it is a JSON object."""
     try:
-        cur.execute(f"""CREATE OR REPLACE TEMP TABLE json_lines_raw AS
-            SELECT j FROM read_csv($path, columns = {{'j': 'VARCHAR'}}, header = false, delim = '\x01',
+        load_from_file(cur, """CREATE OR REPLACE TEMP TABLE json_lines_raw AS
+            SELECT j FROM read_csv($path, columns = {'j': 'VARCHAR'}, header = false, delim = '\x01',
                                    quote = '', escape = '', auto_detect = false, strict_mode = false,
-                                   max_line_size = {MAX_LINE}, encoding = 'utf-8')""", {"path": str(path)})
+                                   max_line_size = $max_line_size, encoding = 'utf-8')""",
+                       {"path": str(path), "max_line_size": MAX_LINE})
     except duckdb.Error as err:
         raise FeedError(explain_csv_error(err, "utf-8").replace("as CSV", "as JSON lines")) from None
     cur.execute("""CREATE OR REPLACE TEMP TABLE json_lines AS
@@ -377,10 +403,10 @@ def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
     check_text_file(path)
     layout = "array" if _json_layout(path) == "array" else "newline_delimited"
     try:
-        cur.execute("CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_json($path, "
-                    f"format = '{layout}', records = true, union_by_name = true, "
-                    "maximum_object_size = 16777216, sample_size = -1)" + (f" LIMIT {int(limit)}" if limit else ""),
-                    {"path": str(path)})
+        load_from_file(cur, "CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_json($path, "
+                       f"format = '{layout}', records = true, union_by_name = true, "
+                       "maximum_object_size = 16777216, sample_size = -1)" + (f" LIMIT {int(limit)}" if limit else ""),
+                       {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as JSON lines (one object per line): "
                         f"{str(err).splitlines()[0][:300]}") from None

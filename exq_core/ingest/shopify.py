@@ -120,9 +120,9 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
     opts = ", ".join(f"{k} = ${k}" for k in options_sql)
     try:
         with readers.readable_by_duckdb(path, encoding) as (source, source_encoding):
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE shop_lines AS SELECT {select}"
-                        f"{', ' + absent if absent else ''} FROM read_csv($path, {opts})",
-                        {**options_sql, "path": str(source), "encoding": source_encoding})
+            readers.load_from_file(cur, f"CREATE OR REPLACE TEMP TABLE shop_lines AS SELECT {select}"
+                                   f"{', ' + absent if absent else ''} FROM read_csv($path, {opts})",
+                                   {**options_sql, "path": str(source), "encoding": source_encoding})
     except duckdb.Error as err:
         raise FeedError(readers.explain_csv_error(err, encoding)) from None
     lines = cur.execute("SELECT count(*) FROM shop_lines").fetchone()[0]

@@ -57,8 +57,15 @@ def _ws_edge(col: str) -> str:
     return f"({_starts_blank(col)} OR ends_with({col}, ' '))"
 
 
+# the same characters as a regular expression class (RE2: \v is a vertical tab, \f a form feed)
+_WS_CLASS = "[ \\t\\n\\r\\v\\f]"
+
+
 def _strip(col: str) -> str:
-    return f"trim({col}, {_WS})"
+    """trim(col, white space), in the form that costs least on long text: DuckDB's `trim`/`rtrim` with a
+    character list walks the whole string from its start (about 20 µs for a 2 kB message), a regular
+    expression anchored at the end does not (about 5 µs); `ltrim` stops at the first other character."""
+    return f"regexp_replace(ltrim({col}, {_WS}), '{_WS_CLASS}+$', '')"
 
 
 def _trim(col: str) -> str:

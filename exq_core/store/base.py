@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -156,6 +156,11 @@ class Store:
     def work_cursor(self) -> Iterator[Cursor]:
         """A DuckDB cursor for reading and validating a feed file (DuckDB reads every file format)."""
         raise NotImplementedError
+
+    def unordered(self, work: Cursor):
+        """A context for statements on the work cursor that need no insertion order (an import once its
+        file is read): DuckDB then writes in parallel. Nothing to do by default."""
+        return nullcontext()
 
     # -- bulk writes ------------------------------------------------------------------------------
 

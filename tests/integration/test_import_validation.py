@@ -318,3 +318,16 @@ def test_a_utf16_file_from_excel_is_read(store, tmp_path):
     assert import_file(store, path).orders_new == 1
     with store.read() as cur:
         assert cur.execute("SELECT ship_name FROM orders").fetchone()[0] == "Zoë"
+
+
+def test_errors_name_the_right_lines_in_a_file_read_on_several_threads(store, tmp_path):
+    """A file larger than DuckDB's read buffer is read in parallel: lines are still numbered as in the file
+    (and stay so when another import writes unordered at the same time: store.duck.file_order)."""
+    rows = [{"order_id": f"L-{i}", "customer_message": "x" * 200} for i in range(60_000)]
+    rows[5]["order_total"] = "12,50"
+    rows[54_321]["risk_score"] = "high"
+    path = write_feed(tmp_path / "big.csv", rows)
+    assert path.stat().st_size > 3 * (1 << 22)        # several buffers of readers.USUAL_LINE
+    report = refused(store, path)
+    assert [(e.line, e.column, e.value) for e in report.errors] == [
+        (7, "order_total", "12,50"), (54_323, "risk_score", "high")]

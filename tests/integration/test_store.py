@@ -230,3 +230,31 @@ def test_lock_is_released_when_the_holder_ends(held_db, tmp_path):
             break
         except DatabaseLocked:
             assert datetime.now().timestamp() < deadline
+
+
+@pytest.mark.duckdb_only
+def test_a_file_load_waits_while_writes_are_unordered(store):
+    """An import's writes run without insertion order (faster); a file being loaded needs it (its rowids
+    number its lines), so a load waits until the unordered stretch ends, and the setting is restored."""
+    import threading
+    from exq_core.store.duck import file_order
+
+    def setting():
+        with store.read() as cur:
+            return cur.scalar("SELECT current_setting('preserve_insertion_order')")
+
+    loaded = threading.Event()
+
+    def load():
+        with file_order():
+            loaded.set()
+
+    with store.work_cursor() as work:
+        with store.unordered(work):
+            assert setting() is False
+            thread = threading.Thread(target=load)
+            thread.start()
+            assert not loaded.wait(0.3)
+        assert loaded.wait(5)
+        thread.join()
+    assert setting() is True

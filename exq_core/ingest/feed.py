@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -384,55 +385,86 @@ def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: st
         recheck(cur, actor, "import")           # again inside the write; this one spares reading a big file
     if not path.is_file():
         raise FeedError(f"no such file: {path}" if not path.is_dir() else f"{path} is a folder, not a feed file")
-    digest = file_hash(path)
-    log = {"file_name": path.name, "content_hash": digest, "source": source or "?", "format": fmt, "mapping": None,
+    # the file's hash is computed while DuckDB reads it (hashlib and DuckDB both run outside the GIL)
+    hashing = _Hashing(path)
+    log = {"file_name": path.name, "source": source or "?", "format": fmt, "mapping": None,
            "actor": actor.username, "started_at": now, "rules_version": rules.full_version}
     try:
-        fmt, options, mapping_name, source, default_currency = _resolve(
-            store, path, fmt, options, mapping, source, default_currency)
-    except FeedError as err:
-        err.import_id = _record_alone(store, **log, status="failed", rows_read=0, finished_at=utcnow(),
-                                      message=f"{path.name}: {err}")
-        raise
-    log |= {"source": source, "format": fmt, "mapping": mapping_name}
+        try:
+            fmt, options, mapping_name, source, default_currency = _resolve(
+                store, path, fmt, options, mapping, source, default_currency)
+        except FeedError as err:
+            err.import_id = _record_alone(store, **log, content_hash=hashing.digest(), status="failed", rows_read=0,
+                                          finished_at=utcnow(), message=f"{path.name}: {err}")
+            raise
+        log |= {"source": source, "format": fmt, "mapping": mapping_name}
+        try:
+            with store.work_cursor() as work:
+                try:
+                    tick("reading", 0.1)
+                    raw = read_raw(work, path, fmt, options)
+                    log["content_hash"] = hashing.digest()
+                    unchanged = _already_imported(store, log, fmt)
+                    if unchanged is not None:
+                        return unchanged
+                    with store.unordered(work):     # the rows are numbered: no statement needs insertion order
+                        return _validate_and_apply(store, work, raw, path, fmt=fmt, source=source,
+                                                   skip_invalid=skip_invalid, actor=actor, rules=rules, now=now,
+                                                   log=log, default_currency=default_currency, tick=tick)
+                finally:
+                    _drop_work(work)
+        except FeedInvalid as err:
+            report = err.report
+            err.import_id = _record_alone(store, **log, status="refused", rows_read=report.rows,
+                                          rejected=report.invalid_rows, finished_at=utcnow(), message=report.summary())
+            raise
+        except FeedError as err:
+            log.setdefault("content_hash", hashing.digest())
+            err.import_id = _record_alone(store, **log, status="failed", rows_read=0, finished_at=utcnow(),
+                                          message=f"{path.name}: {err}")
+            raise
+    finally:
+        hashing.wait()          # never leave the thread reading a file the caller may delete next
+
+
+class _Hashing:
+    """file_hash(path) on a thread of its own; `digest()` waits for it."""
+
+    def __init__(self, path: Path):
+        self._result: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(path,), name="exq-import-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._result["digest"] = file_hash(path)
+        except OSError as err:
+            self._result["error"] = err
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def digest(self) -> str:
+        self._thread.join()
+        if "error" in self._result:
+            raise FeedError(f"cannot read {self._result['error'].filename}: {self._result['error'].strerror}")
+        return self._result["digest"]
+
+
+def _already_imported(store: Store, log: dict, fmt: str) -> ImportResult | None:
+    """The same file (same content, same source) imported before: nothing changes, and that is logged."""
+    name, source = log["file_name"], log["source"]
     with store.read() as cur:
         seen = cur.execute("SELECT import_id, started_at FROM imports WHERE content_hash = ? AND source = ? "
                            "AND status IN ('imported', 'partial') ORDER BY import_id LIMIT 1",
-                           [digest, source]).fetchone()
-    if seen:
-        message = (f"{path.name} was already imported as source {source} (import #{seen[0]} at "
-                   f"{seen[1]:%Y-%m-%d %H:%M} UTC); nothing changed.")
-        import_id = _record_alone(store, **log, status="unchanged", finished_at=utcnow(), message=message)
-        return ImportResult(import_id=import_id, file_name=path.name, source=source, status="unchanged",
-                            report=ImportReport(file_name=path.name, format=fmt), message=message)
-    try:
-        with store.work_cursor() as work:
-            try:
-                return _import(store, work, path, fmt=fmt, options=options, source=source,
-                               skip_invalid=skip_invalid, actor=actor, rules=rules, now=now, log=log,
-                               default_currency=default_currency, tick=tick)
-            finally:
-                _drop_work(work)
-    except FeedInvalid as err:
-        report = err.report
-        err.import_id = _record_alone(store, **log, status="refused", rows_read=report.rows,
-                                      rejected=report.invalid_rows, finished_at=utcnow(), message=report.summary())
-        raise
-    except FeedError as err:
-        err.import_id = _record_alone(store, **log, status="failed", rows_read=0, finished_at=utcnow(),
-                                      message=f"{path.name}: {err}")
-        raise
-
-
-def _import(store: Store, work, path: Path, *, fmt: str, options: dict, source: str, skip_invalid: bool,
-            actor: Actor, rules: RuleSet, now: datetime, log: dict, default_currency: str,
-            tick: Progress) -> ImportResult:
-    tick("reading", 0.1)
-    raw = read_raw(work, path, fmt, options)
-    with store.unordered(work):     # the rows are numbered: from here on, no statement needs insertion order
-        return _validate_and_apply(store, work, raw, path, fmt=fmt, source=source, skip_invalid=skip_invalid,
-                                   actor=actor, rules=rules, now=now, log=log, default_currency=default_currency,
-                                   tick=tick)
+                           [log["content_hash"], source]).fetchone()
+    if not seen:
+        return None
+    message = (f"{name} was already imported as source {source} (import #{seen[0]} at "
+               f"{seen[1]:%Y-%m-%d %H:%M} UTC); nothing changed.")
+    import_id = _record_alone(store, **log, status="unchanged", finished_at=utcnow(), message=message)
+    return ImportResult(import_id=import_id, file_name=name, source=source, status="unchanged",
+                        report=ImportReport(file_name=name, format=fmt), message=message)
 
 
 def _validate_and_apply(store: Store, work, raw: readers.RawFeed, path: Path, *, fmt: str, source: str,

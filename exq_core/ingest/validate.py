@@ -189,10 +189,11 @@ def _text(col: str) -> str:
 
 
 def _bool(col: str) -> str:
-    exact_t, exact_f = _in(col, TRUE_WORDS), _in(col, FALSE_WORDS)
-    word = f"lower({_trim(col)})"  # guarded: DuckDB may compute a repeated expression for every row
-    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN {exact_t} THEN true WHEN {exact_f} THEN false "
-            f"WHEN {_in(word, TRUE_WORDS)} THEN true WHEN {_in(word, FALSE_WORDS)} THEN false END")
+    # DuckDB's own cast reads exactly these words (any case); only a value with white space around it
+    # takes the slower way
+    word = f"lower({_trim(col)})"
+    return (f"coalesce(TRY_CAST({col} AS BOOLEAN), CASE WHEN {_in(word, TRUE_WORDS)} THEN true "
+            f"WHEN {_in(word, FALSE_WORDS)} THEN false END)")
 
 
 def _enum(col: str, enum) -> str:

@@ -39,14 +39,13 @@ def _temp(cur, name: str, select: str, params=None) -> None:
 
 def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, *,
                   facts: str | None = None) -> RouteResult:
-    """Route the orders listed in temp table `changed` (source, order_id). Runs inside the caller's
+    """Route the orders listed in temp table `changed` (source, order_id; one row per order). Runs inside the caller's
     transaction on its cursor. `facts` may name a table that holds exactly those orders' rows as they
     were just stored (an import's own batch); it saves reading them back out of `orders`."""
     version = rules.full_version
     stored = facts or "orders"
     orders = facts or (f"(SELECT o.* FROM orders o WHERE EXISTS (SELECT 1 FROM {changed} c "
                        f"WHERE o.source = c.source AND o.order_id = c.order_id))")
-    _temp(cur, "routed", rules.routing_sql(orders, cur.dialect))
     if cur.dialect.is_postgres:
         # Hold the cases about to be re-routed (in one order, so two writers never deadlock): a reviewer's
         # decision on one of them waits for this commit and then finds its version moved on, and this
@@ -61,6 +60,11 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
             FROM cases c WHERE EXISTS (SELECT 1 FROM {changed} ch
                                        WHERE c.source = ch.source AND c.order_id = ch.order_id)) l
         WHERE rn = 1""")
+    # Only the orders that concern a case are kept: something fires, or the order has a case already. The
+    # rest (most orders) are routine: counted, not written.
+    _temp(cur, "routed", f"""SELECT * FROM ({rules.routing_sql(orders, cur.dialect)}) r
+        WHERE cardinality(r.buckets) > 0
+           OR EXISTS (SELECT 1 FROM latest l WHERE l.source = r.source AND l.order_id = r.order_id)""")
 
     # New cases: fires something, and no case yet, or the last one is resolved and a new rule fires.
     _temp(cur, "opened", f"""
@@ -115,9 +119,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
 
     by_bucket = dict(cur.execute("SELECT bucket, count(*) FROM opened GROUP BY bucket").fetchall())
     updated = cur.execute("SELECT count(*) FROM touched").fetchone()[0]
-    routine = cur.execute("""SELECT count(*) FROM routed r WHERE cardinality(r.buckets) = 0 AND NOT EXISTS (
-                                 SELECT 1 FROM latest l WHERE l.source = r.source AND l.order_id = r.order_id)"""
-                          ).fetchone()[0]
+    routine = cur.scalar(f"SELECT count(*) FROM {changed}") - cur.scalar("SELECT count(*) FROM routed")
     for t in ("routed", "latest", "opened", "touched"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     return RouteResult(cases_new_by_bucket=by_bucket, cases_updated=updated, routine=routine)

@@ -258,3 +258,29 @@ def test_a_file_load_waits_while_writes_are_unordered(store):
         assert loaded.wait(5)
         thread.join()
     assert setting() is True
+
+
+def test_rows_cross_from_duckdb_to_postgresql_in_batches_whatever_the_cursor_left_unfetched(store, backend):
+    """copy_from_duckdb streams a DuckDB query into a PostgreSQL table batch by batch (plain values as
+    Arrow CSV, lists row by row), with the values intact — even when the DuckDB cursor still holds a result
+    its caller did not fetch to the end."""
+    from decimal import Decimal
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's bulk path: runs with --backend postgresql")
+    with store.work_cursor() as duck, store.unit_of_work() as uow:
+        duck.execute("SELECT * FROM range(5)")          # left unfetched on purpose
+        uow.execute("CREATE TEMP TABLE plain (n BIGINT, amount DECIMAL(18,3), note VARCHAR, blank VARCHAR) "
+                    "ON COMMIT DROP")
+        uow.execute("CREATE TEMP TABLE listed (n BIGINT, tags VARCHAR[]) ON COMMIT DROP")
+        n = store.copy_from_duckdb(uow, duck, """SELECT range AS n, CAST(range AS DECIMAL(18,3)) / 4 AS amount,
+                                                 'line "' || range || '", with a comma' AS note,
+                                                 CASE WHEN range % 2 = 0 THEN '' END AS blank
+                                                 FROM range($n)""", "plain", ["n", "amount", "note", "blank"],
+                                   {"n": 2_500, "unused": 1}, batch=1_000)
+        assert n == 2_500
+        assert uow.cursor.execute("SELECT n, amount, note, blank FROM plain WHERE n IN (0, 7) ORDER BY n"
+                                  ).fetchall() == [(0, Decimal("0.000"), 'line "0", with a comma', ""),
+                                                   (7, Decimal("1.750"), 'line "7", with a comma', None)]
+        assert store.copy_from_duckdb(uow, duck, "SELECT range AS n, ['a', 'b,c'] AS tags FROM range(3)",
+                                      "listed", ["n", "tags"], batch=2) == 3
+        assert uow.cursor.execute("SELECT tags FROM listed WHERE n = 2").fetchone()[0] == ["a", "b,c"]

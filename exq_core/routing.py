@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from .queries.sql import plus_seconds
 from .rules import RuleSet
@@ -38,10 +39,12 @@ def _temp(cur, name: str, select: str, params=None) -> None:
 
 
 def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, *,
-                  facts: str | None = None) -> RouteResult:
+                  facts: str | None = None, hold: Callable[[], None] = lambda: None) -> RouteResult:
     """Route the orders listed in temp table `changed` (source, order_id; one row per order). Runs inside the caller's
     transaction on its cursor. `facts` may name a table that holds exactly those orders' rows as they
-    were just stored (an import's own batch); it saves reading them back out of `orders`."""
+    were just stored (an import's own batch); it saves reading them back out of `orders`. New cases are
+    appended first; `hold()` is called before the cases that exist already are changed (an import's
+    transaction then holds the process's other writers: Store.bulk_unit_of_work)."""
     version = rules.full_version
     stored = facts or "orders"
     orders = facts or (f"(SELECT o.* FROM orders o WHERE EXISTS (SELECT 1 FROM {changed} c "
@@ -90,6 +93,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
 
     # Open cases whose order changed: re-route, or flag condition cleared. Version always moves on,
     # because the facts a reviewer saw have changed.
+    hold()
     _temp(cur, "touched", f"""
         SELECT l.case_id, l.state,
                cardinality(r.buckets) = 0 AS cleared,

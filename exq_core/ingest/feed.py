@@ -40,6 +40,7 @@ from .check import ImportReport, notes_for, read_raw, report_of, settle_snapshot
 from .validate import typed_sql
 
 Progress = Callable[[str, float], None]
+APPLY_ATTEMPTS = 3          # DuckDB: an import that conflicts with a reviewer's change is applied again
 SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,59}$")
 ORDER_COLUMNS = ("source", "order_id", "updated_at") + tuple(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
 FACT_COLUMNS = tuple(c for c in FEED_COLUMNS if c not in ("order_id", "updated_at"))
@@ -330,11 +331,21 @@ def _validate_and_apply(store: Store, work, raw: readers.RawFeed, path: Path, *,
         return _write_postgres(store, work, raw, batch, report, source=source, actor=actor, rules=rules,
                                now=now, log=log, fmt=fmt, older=older, conflicts=conflicts, tick=tick)
     work.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {batch}", {"now": now})
-    with store.unit_of_work(cursor=work) as uow:
-        result = _apply(uow, raw, report, source=source, actor=actor, rules=rules, now=now, log=log, fmt=fmt,
-                        older=older, conflicts=conflicts, tick=tick, rejects_from=work)
-        tick("committing", 0.95)
-        uow.commit()
+    # Reviewers keep deciding while the batch is appended (a bulk unit of work); a case one of them changed
+    # after this transaction began and that this import re-routes is a conflict: the import runs again.
+    for attempt in range(1, APPLY_ATTEMPTS + 1):
+        try:
+            with store.bulk_unit_of_work(cursor=work) as uow:
+                result = _apply(uow, raw, report, source=source, actor=actor, rules=rules, now=now, log=log,
+                                fmt=fmt, older=older, conflicts=conflicts, tick=tick, rejects_from=work)
+                tick("committing", 0.95)
+                uow.commit()
+            break
+        except duckdb.TransactionException as err:
+            if attempt == APPLY_ATTEMPTS:
+                raise FeedError(f"{path.name} could not be applied: cases it re-routes kept changing while it ran "
+                                f"({str(err).splitlines()[0][:120]}); nothing was imported, import it again") from None
+            tick("a reviewer changed a case meanwhile: applying again", 0.5)
     tick("done", 1.0)
     return result
 
@@ -406,8 +417,9 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
                     SELECT {all_cols}, $id, $now, {SEARCH_TEXT} FROM applied""",
                 {"id": import_id, "now": now})
     tick("routing", 0.75)
-    sync_static_priority(uow, rules)
-    routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied")
+    routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",
+                                        hold=uow.hold_writers)
+    sync_static_priority(uow, rules)        # rules changed since cases were stored: all of them, held
     cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"
     notes = list(report.warnings)

@@ -115,6 +115,10 @@ class UnitOfWork:
         self.cursor.execute("COMMIT")
         self.committed = True
 
+    def hold_writers(self) -> None:
+        """In a bulk unit of work (Store.bulk_unit_of_work): from here to its end, the other writers of this
+        process wait. Nothing to do in an ordinary one, which holds them from its start."""
+
 
 class Store:
     """The database of this process. Backends: `DuckStore` (a file; the default) and `PgStore`."""
@@ -128,6 +132,11 @@ class Store:
 
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         raise NotImplementedError
+
+    def bulk_unit_of_work(self, cursor: Cursor | None = None):
+        """A transaction that appends in bulk (an import) while the other writers go on; it calls
+        `uow.hold_writers()` before it changes a row that exists already. The default is an ordinary one."""
+        return self.unit_of_work()
 
     def close(self) -> None:
         raise NotImplementedError

@@ -11,7 +11,7 @@ import os
 import re
 import stat
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -57,12 +57,12 @@ def unordered(cur) -> Iterator[None]:
             cur.execute("SET preserve_insertion_order = true")
 
 
-def _write_lock_for(path: Path) -> threading.RLock:
+def _write_lock_for(path: Path, kind: str = "write") -> threading.RLock:
     """One write lock per database file and process, so two stores on one file (DuckDB shares the
-    database between them) still serialise their writes."""
+    database between them) still serialise their writes; `kind` "bulk" is the lock bulk writers share."""
     key = str(path) if str(path) == ":memory:" else str(path.resolve())
     with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+        return _WRITE_LOCKS.setdefault(f"{kind}:{key}", threading.RLock())
 
 
 def describe_holder(message: str) -> str:
@@ -144,6 +144,7 @@ class DuckStore(Store):
             # (the same configuration is required to share it) gets the same budget
             self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
         self._write_lock = _write_lock_for(self.path)
+        self._bulk_lock = _write_lock_for(self.path, "bulk")
         self._wal = self.path.with_name(self.path.name + ".wal")
         try:
             if migrate and not read_only:
@@ -224,6 +225,34 @@ class DuckStore(Store):
             own = cursor is None
             cur = Cursor(self.raw_cursor(), DUCKDB) if own else cursor
             uow = UnitOfWork(cur)
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield uow
+            finally:
+                if not uow.committed:
+                    try:
+                        cur.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                if own:
+                    cur.close()
+        if uow.committed:
+            private(self._wal)
+
+    @contextmanager
+    def bulk_unit_of_work(self, cursor: Cursor | None = None) -> Iterator[UnitOfWork]:
+        """An import's transaction: bulk writers take turns (one import at a time), but the others (a
+        reviewer's decision) go on beside its appends — DuckDB's MVCC keeps them apart — until it calls
+        `uow.hold_writers()`, before it changes rows that exist already; from then on to its end they wait.
+        A row another writer changed after this transaction began fails it with a duckdb
+        TransactionException (a conflict): the caller runs it again."""
+        if self.read_only:
+            raise ExqError(f"{self.path} is open read-only")
+        with self._bulk_lock, ExitStack() as held:
+            own = cursor is None
+            cur = Cursor(self.raw_cursor(), DUCKDB) if own else cursor
+            uow = UnitOfWork(cur)
+            uow.hold_writers = lambda: held.enter_context(self._write_lock) and None
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield uow

@@ -173,3 +173,62 @@ def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
                 assert prev_to == nxt_from
             assert trail[-1][1] == services.get_case(store, case_id).state.value
 
+
+
+# -- an import beside the reviewers (DuckDB: Store.bulk_unit_of_work) ----------------------------------
+
+@pytest.mark.duckdb_only
+def test_a_writer_goes_on_beside_a_bulk_append_and_waits_once_it_holds_writers(store, case_ids):
+    """While an import appends, a reviewer's write commits at once; once the import holds the writers
+    (before it changes existing rows), the next write waits for the import's commit."""
+    maria = Actor(username="maria", role=Role.MANAGER)
+
+    def claim_in_thread(case_id):
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (services.claim(store, case_id, maria, NOW), done.set()))
+        thread.start()
+        return thread, done
+
+    with store.bulk_unit_of_work() as uow:
+        uow.execute("INSERT INTO imports (import_id, file_name, source, format, status, actor, started_at) "
+                    "VALUES (999, 'bulk.csv', 'feed', 'csv', 'imported', 'system', ?)", [NOW])
+        thread, done = claim_in_thread(case_ids[0])
+        assert done.wait(10), "a reviewer's write waited for an import that only appends"
+        thread.join()
+        uow.hold_writers()
+        thread, done = claim_in_thread(case_ids[1])
+        assert not done.wait(0.5), "a reviewer's write ran while the import held the writers"
+        uow.commit()
+    assert done.wait(10)
+    thread.join()
+    assert {services.get_case(store, i).assignee for i in case_ids[:2]} == {"maria"}
+    assert table_count(store, "imports") == 2
+
+
+@pytest.mark.duckdb_only
+def test_an_import_that_meets_a_reviewers_change_is_applied_again(store, feed, case_ids, monkeypatch):
+    """A reviewer claims a case after the import's transaction began, before the import re-routes that
+    case: DuckDB refuses the import's change (a conflict); the import runs again and keeps the claim."""
+    from exq_core.ingest import feed as feed_module
+    maria = Actor(username="maria", role=Role.MANAGER)
+    real = feed_module.route_changed
+    attempts = []
+
+    def route_with_a_reviewer_in_between(cur, *args, hold, **kw):
+        def reviewer_then_hold():
+            attempts.append(1)
+            if len(attempts) == 1:
+                services.claim(store, case_ids[0], maria, NOW)
+            hold()
+        return real(cur, *args, hold=reviewer_then_hold, **kw)
+
+    monkeypatch.setattr(feed_module, "route_changed", route_with_a_reviewer_in_between)
+    before = services.get_case(store, case_ids[0])
+    result = import_file(store, feed([{"order_id": "P0", "payment_status": "failed", "order_total": "150.00",
+                                       "updated_at": "2026-11-27T09:00:00Z"}]), rules=RULES, now=NOW)
+    assert len(attempts) == 2 and result.cases_updated == 1
+    after = services.get_case(store, case_ids[0])
+    assert after.assignee == "maria"                  # the reviewer's claim is kept
+    assert after.version == before.version + 2        # claimed, then re-routed on the new snapshot
+    with store.read() as cur:
+        assert cur.scalar("SELECT order_total FROM cases WHERE case_id = ?", [case_ids[0]]) == 150

@@ -2,7 +2,8 @@
 
 One `DuckStore` per process owns one `duckdb.connect()`; every read takes its own `cursor()`, and every
 write goes through `unit_of_work()`, which serialises writers inside the process (DuckDB 2.0 refuses
-concurrent use of one connection and fails conflicting updates) and rolls back unless committed.
+concurrent use of one connection and fails conflicting updates) and rolls back unless committed. An import
+uses `bulk_unit_of_work()`: it appends beside the other writers and holds them only for its last part.
 The file (and its write-ahead log) is readable by its owner only: it holds password hashes and customer data.
 """
 from __future__ import annotations

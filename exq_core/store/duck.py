@@ -220,25 +220,8 @@ class DuckStore(Store):
         """A named transaction: `with store.unit_of_work() as uow: ...; uow.commit()`.
         Leaving the block without commit (or by an exception) rolls everything back. `cursor` continues
         on a cursor the caller already prepared (an import's validated batch lives in its temp tables)."""
-        if self.read_only:
-            raise ExqError(f"{self.path} is open read-only")
-        with self._write_lock:
-            own = cursor is None
-            cur = Cursor(self.raw_cursor(), DUCKDB) if own else cursor
-            uow = UnitOfWork(cur)
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                yield uow
-            finally:
-                if not uow.committed:
-                    try:
-                        cur.execute("ROLLBACK")
-                    except duckdb.Error:
-                        pass
-                if own:
-                    cur.close()
-        if uow.committed:
-            private(self._wal)
+        with self._write_lock, self._transaction(cursor) as uow:
+            yield uow
 
     @contextmanager
     def bulk_unit_of_work(self, cursor: Cursor | None = None) -> Iterator[UnitOfWork]:
@@ -247,24 +230,28 @@ class DuckStore(Store):
         `uow.hold_writers()`, before it changes rows that exist already; from then on to its end they wait.
         A row another writer changed after this transaction began fails it with a duckdb
         TransactionException (a conflict): the caller runs it again."""
+        with self._bulk_lock, ExitStack() as held, self._transaction(cursor) as uow:
+            uow.hold_writers = lambda: held.enter_context(self._write_lock) and None
+            yield uow
+
+    @contextmanager
+    def _transaction(self, cursor: Cursor | None) -> Iterator[UnitOfWork]:
         if self.read_only:
             raise ExqError(f"{self.path} is open read-only")
-        with self._bulk_lock, ExitStack() as held:
-            own = cursor is None
-            cur = Cursor(self.raw_cursor(), DUCKDB) if own else cursor
-            uow = UnitOfWork(cur)
-            uow.hold_writers = lambda: held.enter_context(self._write_lock) and None
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                yield uow
-            finally:
-                if not uow.committed:
-                    try:
-                        cur.execute("ROLLBACK")
-                    except duckdb.Error:
-                        pass
-                if own:
-                    cur.close()
+        own = cursor is None
+        cur = Cursor(self.raw_cursor(), DUCKDB) if own else cursor
+        uow = UnitOfWork(cur)
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield uow
+        finally:
+            if not uow.committed:
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+            if own:
+                cur.close()
         if uow.committed:
             private(self._wal)
 

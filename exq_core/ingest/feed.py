@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -223,7 +223,8 @@ def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: st
     if not path.is_file():
         raise FeedError(f"no such file: {path}" if not path.is_dir() else f"{path} is a folder, not a feed file")
     # the file's hash is computed while DuckDB reads it (hashlib and DuckDB both run outside the GIL)
-    hashing = _Hashing(path)
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exq-import-hash")
+    hashing = hasher.submit(file_hash, path)
     log = {"file_name": path.name, "source": source or "?", "format": fmt, "mapping": None,
            "actor": actor.username, "started_at": now, "rules_version": rules.full_version}
     try:
@@ -231,7 +232,7 @@ def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: st
             fmt, options, mapping_name, source, default_currency = _resolve(
                 store, path, fmt, options, mapping, source, default_currency)
         except FeedError as err:
-            err.import_id = _record_alone(store, **log, content_hash=hashing.digest(), status="failed", rows_read=0,
+            err.import_id = _record_alone(store, **log, content_hash=_digest(hashing), status="failed", rows_read=0,
                                           finished_at=utcnow(), message=f"{path.name}: {err}")
             raise
         log |= {"source": source, "format": fmt, "mapping": mapping_name}
@@ -240,7 +241,7 @@ def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: st
                 try:
                     tick("reading", 0.1)
                     raw = read_raw(work, path, fmt, options)
-                    log["content_hash"] = hashing.digest()
+                    log["content_hash"] = _digest(hashing)
                     unchanged = _already_imported(store, log, fmt)
                     if unchanged is not None:
                         return unchanged
@@ -256,36 +257,20 @@ def import_file(store: Store, path: str | Path, *, fmt: str = "auto", source: st
                                           rejected=report.invalid_rows, finished_at=utcnow(), message=report.summary())
             raise
         except FeedError as err:
-            log.setdefault("content_hash", hashing.digest())
+            log.setdefault("content_hash", _digest(hashing))
             err.import_id = _record_alone(store, **log, status="failed", rows_read=0, finished_at=utcnow(),
                                           message=f"{path.name}: {err}")
             raise
     finally:
-        hashing.wait()          # never leave the thread reading a file the caller may delete next
+        hasher.shutdown(wait=True)      # never leave the thread reading a file the caller may delete next
 
 
-class _Hashing:
-    """file_hash(path) on a thread of its own; `digest()` waits for it."""
-
-    def __init__(self, path: Path):
-        self._result: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(path,), name="exq-import-hash", daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path) -> None:
-        try:
-            self._result["digest"] = file_hash(path)
-        except OSError as err:
-            self._result["error"] = err
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def digest(self) -> str:
-        self._thread.join()
-        if "error" in self._result:
-            raise FeedError(f"cannot read {self._result['error'].filename}: {self._result['error'].strerror}")
-        return self._result["digest"]
+def _digest(hashing: Future) -> str:
+    """The file's hash, once its thread has read the file."""
+    try:
+        return hashing.result()
+    except OSError as err:
+        raise FeedError(f"cannot read {err.filename}: {err.strerror}") from None
 
 
 def _already_imported(store: Store, log: dict, fmt: str) -> ImportResult | None:

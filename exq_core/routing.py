@@ -130,14 +130,18 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
 
 
 def sync_static_priority(uow, rules: RuleSet) -> int:
-    """Recompute every case's stored static priority when the rules' weights or value points changed since
-    it was stored (or it never was). Returns how many cases were updated."""
+    """Recompute the cases' stored static priority when the rules' weights or value points changed since
+    it was stored (or it never was). Only the cases whose value differs are written: the ones routing has
+    just stored with these rules are not (rewriting them cost a first PostgreSQL import of 300k orders
+    11 s, every index entry of every new case written again). Returns how many cases were updated."""
     cur = uow.cursor
     stored = cur.scalar("SELECT value FROM meta WHERE key = 'priority_rules'")
     if stored == rules.priority_key:
         return 0
-    cur.execute(f"UPDATE cases SET static_priority = {rules.static_priority_sql()}")
-    n = cur.scalar("SELECT count(*) FROM cases")
+    differs = f"static_priority IS DISTINCT FROM {rules.static_priority_sql()}"
+    n = cur.scalar(f"SELECT count(*) FROM cases WHERE {differs}")
+    if n:
+        cur.execute(f"UPDATE cases SET static_priority = {rules.static_priority_sql()} WHERE {differs}")
     cur.execute("INSERT INTO meta VALUES ('priority_rules', $key) ON CONFLICT (key) DO UPDATE "
                 "SET value = excluded.value", {"key": rules.priority_key})
     return int(n or 0)

@@ -1,6 +1,7 @@
 """Routing snapshots into cases on a real database file (SPEC §2 snapshots, §3 routing, §4 events)."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import pytest
@@ -60,6 +61,42 @@ def test_first_import_opens_cases_and_counts_routine(store, feed):
     with store.read() as cur:
         k = queries.kpis(cur, NOW)
     assert (k["orders"], k["routine"], k["exceptions"], k["open"]) == (4, 2, 2, 2)
+
+
+def test_stored_priorities_are_rewritten_only_where_the_rules_changed_them(store, feed):
+    """The static priority is stored when a case opens; syncing it with the rules writes only the cases whose
+    value differs (a first import must not rewrite every case it has just stored)."""
+    from exq_core.routing import sync_static_priority
+    from exq_core.rules import parse_rules
+    load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0", "order_total": "250.00",
+                       "amount_paid": "250.00"},
+                      {"order_id": "C", "updated_at": T1, "risk_level": "high"},
+                      {"order_id": "E", "updated_at": T1, "risk_level": "high", "order_total": "10.00"}]))
+
+    def stored() -> dict:
+        with store.read() as cur:
+            return dict(cur.execute("SELECT order_id, static_priority FROM cases").fetchall())
+    before = stored()
+
+    def static(bucket: str, total: float) -> float:     # SPEC §3: bucket weight + value points
+        return RULES.buckets[bucket].weight + min(20, 5 * math.log10(1 + total))
+    assert before == pytest.approx({"B": static("inventory_conflict", 250), "C": static("fraud_risk", 100),
+                                    "E": static("fraud_risk", 10)})
+    with store.unit_of_work() as uow:
+        uow.execute("DELETE FROM meta WHERE key = 'priority_rules'")      # never stored: all are checked
+        assert sync_static_priority(uow, RULES) == 0                        # ... and none differs
+        uow.commit()
+    assert stored() == before
+    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+    weight = RULES.buckets["fraud_risk"].weight
+    heavier = parse_rules(text.replace(f"[buckets.fraud_risk]\nsla_hours = 2\nweight = {weight:g}",
+                                       f"[buckets.fraud_risk]\nsla_hours = 2\nweight = {weight + 7:g}"))
+    assert heavier.buckets["fraud_risk"].weight == weight + 7
+    with store.unit_of_work() as uow:
+        assert sync_static_priority(uow, heavier) == 2                      # the two fraud cases only
+        assert sync_static_priority(uow, heavier) == 0                      # stored: nothing left to do
+        uow.commit()
+    assert stored() == before | {"C": before["C"] + 7, "E": before["E"] + 7}
 
 
 def test_a_snapshot_from_the_future_opens_the_case_now(store, feed):

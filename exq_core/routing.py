@@ -39,12 +39,15 @@ def _temp(cur, name: str, select: str, params=None) -> None:
 
 
 def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, *,
-                  facts: str | None = None, hold: Callable[[], None] = lambda: None) -> RouteResult:
+                  facts: str | None = None, hold: Callable[[], None] = lambda: None,
+                  appended: Callable[[str], None] = lambda routed: None) -> RouteResult:
     """Route the orders listed in temp table `changed` (source, order_id; one row per order). Runs inside the caller's
     transaction on its cursor. `facts` may name a table that holds exactly those orders' rows as they
-    were just stored (an import's own batch); it saves reading them back out of `orders`. New cases are
-    appended first; `hold()` is called before the cases that exist already are changed (an import's
-    transaction then holds the process's other writers: Store.bulk_unit_of_work)."""
+    are being stored (an import's own batch); routing then reads nothing of `orders`. New cases are
+    appended first; then `appended(routed)` is called with the name of a temp table of the changed orders
+    that have a case now (source, order_id, …): an import appends its orders there. `hold()` is called
+    before the cases that exist already are changed (an import's transaction then holds the process's
+    other writers: Store.bulk_unit_of_work)."""
     version = rules.full_version
     stored = facts or "orders"
     orders = facts or (f"(SELECT o.* FROM orders o WHERE EXISTS (SELECT 1 FROM {changed} c "
@@ -90,6 +93,9 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
         SELECT case_id, opened_at, $actor, 'opened', NULL, 'new',
                'rules: ' || array_to_string(rules_fired, ', ')
         FROM opened""", {"actor": actor})
+
+    # every routed order has a case now: a new one, or the one it had
+    appended("routed")
 
     # Open cases whose order changed: re-route, or flag condition cleared. Version always moves on,
     # because the facts a reviewer saw have changed.

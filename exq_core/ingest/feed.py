@@ -398,12 +398,24 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
         cur.execute("""DELETE FROM orders WHERE EXISTS (SELECT 1 FROM applied a WHERE NOT a.is_new
                        AND orders.source = a.source AND orders.order_id = a.order_id)""")
     all_cols = ", ".join(ORDER_COLUMNS)
-    cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
-                    SELECT {all_cols}, $id, $now, {SEARCH_TEXT} FROM applied""",
-                {"id": import_id, "now": now})
-    tick("routing", 0.75)
+
+    def store_orders(with_case: str) -> None:
+        # The Queue searches cases, so only an order with a case needs its search text. PostgreSQL
+        # trigram-indexes that text, the largest cost of its import: a routine order is stored without it
+        # (1M demo orders, 93 % routine: 57 → 28 s). An order that opens a case later is stored again then,
+        # with its text. DuckDB writes a routine order's text for less than the join that would leave it out.
+        tick("storing orders", 0.8)
+        text, rows = SEARCH_TEXT, "applied"
+        if cur.dialect.is_postgres:
+            text = f"CASE WHEN has_case THEN {SEARCH_TEXT} END"
+            rows = (f"(SELECT a.*, k.source IS NOT NULL AS has_case FROM applied a "
+                    f"LEFT JOIN {with_case} k ON k.source = a.source AND k.order_id = a.order_id) a")
+        cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
+                        SELECT {all_cols}, $id, $now, {text} FROM {rows}""", {"id": import_id, "now": now})
+
+    tick("routing", 0.7)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",
-                                        hold=uow.hold_writers)
+                                        hold=uow.hold_writers, appended=store_orders)
     sync_static_priority(uow, rules)        # rules changed since cases were stored: all of them, held
     cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"

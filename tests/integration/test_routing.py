@@ -99,6 +99,40 @@ def test_stored_priorities_are_rewritten_only_where_the_rules_changed_them(store
     assert stored() == before | {"C": before["C"] + 7, "E": before["E"] + 7}
 
 
+def test_the_orders_that_have_a_case_are_searchable_and_routine_ones_carry_no_search_text(store, feed):
+    """The Queue searches cases: an import stores search text with the orders that have a case, whether the
+    case is new, open with its condition cleared or resolved (on PostgreSQL, none with a routine order)."""
+    from exq_core.queries import QueueFilter
+    from tests.sql import write
+
+    def found(text: str, **kw) -> set[str]:
+        with store.read() as cur:
+            rows, _ = queries.queue_page(cur, RULES, NOW, QueueFilter(text=text, include_waiting=True, **kw))
+        return set(rows["order_id"])
+
+    def search_text(order_id: str):
+        with store.read() as cur:
+            return cur.scalar("SELECT search_text FROM orders WHERE order_id = ?", [order_id])
+    load(store, feed([{"order_id": "R-1", "updated_at": T1, "customer_message": "Zebra crossing"},
+                      {"order_id": "X-1", "updated_at": T1, "items_available": "0", "customer_message": "Zebra stripes"},
+                      {"order_id": "X-2", "updated_at": T1, "risk_level": "high", "ship_name": "Quokka Q"}], "1.csv"))
+    if store.is_postgres:                   # not trigram-indexed: no search looks at a routine order
+        assert search_text("R-1") is None
+    assert search_text("X-1") == "x-1\x1fc1\x1fa@example.com\x1fada lovelace\x1fzebra stripes"
+    assert found("zebra") == {"X-1"} and found("quokka") == {"X-2"}
+    # R-1 now fires a rule: it opens a case and is found; X-1 no longer fires: its open case (condition
+    # cleared) is still found; X-2's case is resolved: found among the resolved cases
+    write(store, "UPDATE cases SET state = 'resolved', resolved_at = ?, resolution_reason = 'verified' "
+                 "WHERE order_id = 'X-2'", [NOW])
+    load(store, feed([{"order_id": "R-1", "updated_at": T2, "customer_message": "Zebra crossing",
+                       "payment_status": "failed"},
+                      {"order_id": "X-1", "updated_at": T2, "items_available": "9", "customer_message": "Zebra stripes"},
+                      {"order_id": "X-2", "updated_at": T2, "risk_level": "low", "ship_name": "Quokka Q"}], "2.csv"))
+    assert found("zebra") == {"R-1", "X-1"} and case_rows(store, "X-1")[0]["condition_cleared"]
+    assert found("quokka") == set() and found("quokka", states=["resolved"]) == {"X-2"}
+    assert search_text("X-2") is not None
+
+
 def test_a_snapshot_from_the_future_opens_the_case_now(store, feed):
     load(store, feed([{"order_id": "F", "updated_at": "2026-11-28T00:00:00Z", "items_available": "0"}]))
     assert case_rows(store, "F")[0]["opened_at"] == NOW

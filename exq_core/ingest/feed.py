@@ -416,7 +416,7 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     tick("routing", 0.7)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",
                                         hold=uow.hold_writers, appended=store_orders)
-    sync_static_priority(uow, rules)        # rules changed since cases were stored: all of them, held
+    sync_static_priority(uow, rules)        # rules changed since cases were stored: those they change, held
     cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"
     notes = list(report.warnings)

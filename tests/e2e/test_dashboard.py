@@ -13,6 +13,7 @@ import pytest
 from ui.format import format_hours
 from exq_core.models import BUCKET_LABELS
 from tests.browser import RunningApp, sign_in, wait_for_app
+from tests.e2e.support import download_csv
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -109,5 +110,42 @@ def test_overview_deep_link_right_after_start_shows_no_numbers_before_sign_in(de
         main = page.locator("[data-testid='stMain']").inner_text()
         assert "Open exceptions" not in main and page.locator("[data-testid='stMetric']").count() == 0
         assert page.locator("[data-testid='stVegaLiteChart']").count() == 0
+    finally:
+        app.stop()
+
+
+def test_queue_text_search_finds_the_order_with_a_case_and_shows_hostile_text_inert(demo_db, page, artifacts,
+                                                                                     tmp_path):
+    """Search in the browser: an order's message finds its case, a routine order with the same words is not a
+    case and is not listed, markup in the text and the search stays text, and a search with no match says so."""
+    from exq_core.ingest import import_file
+    from exq_core.store import open_store
+    from tests.feeds import write_feed
+    words = "zebra <img src=x onerror=alert(1)>"
+    feed = write_feed(tmp_path / "shop.csv", [
+        {"order_id": "SRCH-ROUTINE", "customer_message": f"{words} routine"},
+        {"order_id": "SRCH-CASE", "customer_message": f"{words} stock?", "items_available": "0"},
+    ])
+    with open_store(demo_db) as store:
+        assert import_file(store, feed, source="web-shop").cases_new == 1
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    app = RunningApp(demo_db)
+    try:
+        page.set_viewport_size({"width": 1500, "height": 1300})
+        sign_in(page, f"{app.url}/queue")
+        page.get_by_role("heading", name="Queue").wait_for()
+        box = page.get_by_placeholder("Order id, customer, e-mail, message…")
+        box.fill("ZEBRA <img src=x")
+        box.press("Enter")
+        page.get_by_text(re.compile(r"^1 case matches")).wait_for()
+        page.locator("[data-testid='stDataFrame']").wait_for()
+        shown = download_csv(page, page.get_by_role("button", name="Download this page (CSV)"))
+        assert [row["Order"] for row in shown] == ["SRCH-CASE"]
+        page.screenshot(path=str(artifacts / "dashboard-queue-search.png"), full_page=True)
+        box.fill("50%_no such order")
+        box.press("Enter")
+        page.get_by_text("No cases match these filters.").wait_for()
+        assert dialogs == [] and page.locator("img[src='x']").count() == 0
     finally:
         app.stop()

@@ -100,6 +100,7 @@ def test_twenty_decisions_on_one_version_have_one_winner(store, case_ids, review
             [(f"thread {results.index(('ok', wins[0]))}",)]
 
 
+@pytest.mark.slow          # 20 threads × 60 claims and decisions: 6 s
 def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
     """Each of 20 managers works the same 4 cases for a while, every request made on the version it read.
     Every success bumps its case's version by exactly one and appends exactly one event; no two successes

@@ -31,6 +31,7 @@ def console_lines(path: Path) -> list[str]:
     return lines
 
 
+@pytest.mark.slow          # one Python process per example: 25 s in all
 @pytest.mark.duckdb_only
 @pytest.mark.parametrize("page", [p for p in DOCS if console_lines(p)], ids=lambda p: p.name)
 def test_every_console_example_runs_as_written(page, tmp_path):

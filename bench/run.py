@@ -9,9 +9,10 @@ ratio (§8: PostgreSQL within 2× of DuckDB), the budget and the verdict.
 Each `bench/bench_*.py` module exposes `run(ctx: Context) -> list[Row]` and `BACKENDS` (those it applies
 to). The runner builds the shared data once (the demo feed and database, the held-out-shaped feeds and
 databases) and hands each module a Context for one backend. Without --pg-url a private PostgreSQL cluster
-is started for the run and stopped after it (tests/pg_cluster.py). Wall times are noisy on a shared machine:
-CPU time is reported beside them where the work happens in our process. Budgets apply at 1,000,000 orders;
-tests run every module small so the benchmarks keep working.
+is started for the run and stopped after it (tests/pg_cluster.py), durable as a team's server is (fsync,
+full-page writes and synchronous commit on, PostgreSQL's defaults; the test suite's cluster has them off).
+Wall times are noisy on a shared machine: CPU time is reported beside them where the work happens in our
+process. Budgets apply at 1,000,000 orders; tests run every module small so the benchmarks keep working.
 """
 from __future__ import annotations
 
@@ -361,7 +362,7 @@ def main(argv=None) -> int:
             print("!!! PostgreSQL is not installed: DuckDB only.", file=sys.stderr)
             backends = tuple(b for b in backends if b != "postgresql")
         else:
-            cluster = PrivateCluster().start()
+            cluster = PrivateCluster(durable=True).start()
             pg = Databases(cluster.url())
     try:
         started = time.perf_counter()

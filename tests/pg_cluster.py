@@ -35,9 +35,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Tests trade durability for speed; the benchmarks run the server durable, as a team would (PostgreSQL's
+# defaults: every commit flushed, full-page writes).
+TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
 class PrivateCluster:
-    def __init__(self, bin_dir: Path | None = None):
+    def __init__(self, bin_dir: Path | None = None, *, durable: bool = False):
         self.bin = bin_dir or server_bin()
+        self.settings = {"max_connections": "300", "shared_buffers": "256MB",
+                         **({} if durable else TEST_SETTINGS)}
         if self.bin is None:
             raise RuntimeError("PostgreSQL's server is not installed (Debian: apt-get install postgresql)")
         self.as_root = os.geteuid() == 0
@@ -60,9 +67,9 @@ class PrivateCluster:
             os.chmod(self.base, 0o700)
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.base} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-                   "-c shared_buffers=256MB")
+        options = " ".join(f"-c {name}={value}" for name, value in {
+            "listen_addresses": "127.0.0.1", "port": self.port, "unix_socket_directories": self.base,
+            **self.settings}.items())
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "server.log"),
                   "-w", "-t", "60", "start")
         self.started = True

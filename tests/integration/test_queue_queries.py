@@ -177,19 +177,32 @@ def test_text_search_takes_like_wildcards_and_backslashes_literally(demo_store):
             assert queries.queue_view(cur, rules, now, QueueFilter(text=text, include_waiting=True))[1] == 0, text
 
 
-def test_a_text_search_with_many_matches_gives_the_same_page_and_counts(demo_store, monkeypatch):
-    """Past MATCHED_IDS_MAX matches the queries search the text themselves: the same answer either way."""
-    now, rules = utcnow(), load_rules()
+@pytest.mark.parametrize("text", ["a", "@", "exq-10", "parcel", "zzz-nothing"])
+def test_a_text_search_pages_and_counts_as_the_straightforward_queries_do(demo_store, text):
+    """The one-statement search gives the page of a full sort of every matching case, and the counts of
+    counts(), for common and rare texts, filters that hide or show snoozed cases, deep pages, later moments."""
+    rules = load_rules()
+    now = utcnow()
+    write(demo_store, "UPDATE cases SET follow_up_at = ? WHERE state = 'waiting' AND case_id % 2 = 0",
+          [now + timedelta(days=1)])
+    filters = [QueueFilter(text=text), QueueFilter(text=text, include_waiting=True, buckets=["fraud_risk"]),
+               QueueFilter(text=text, breached_only=True), QueueFilter(text=text, states=["waiting", "new"])]
     with demo_store.read() as cur:
-        for text in ("a", "@", "exq-10"):
-            for f in (QueueFilter(text=text), QueueFilter(text=text, include_waiting=True, buckets=["fraud_risk"])):
-                few = queries.queue_view(cur, rules, now, f, limit=30, offset=5)
-                assert queries.queue.text_matches(cur, now, f) is not None
-                monkeypatch.setattr(queries.queue, "MATCHED_IDS_MAX", 1)
-                many = queries.queue_view(cur, rules, now, f, limit=30, offset=5)
-                assert queries.queue.text_matches(cur, now, f) is None or few[1] <= 1
-                monkeypatch.undo()
-                assert few[0].equals(many[0]) and few[1:] == many[1:], f
+        for moment in (now, now + timedelta(hours=9)):
+            for f in filters:
+                expected_counts = queries.queue.counts(cur, moment, f)
+                for limit, offset in ((50, 0), (7, 3), (1, 0), (30, 40)):
+                    ids, total, hidden = queries.queue.searched(cur, rules, moment, f, limit=limit, offset=offset)
+                    assert ids == _straightforward(cur, rules, moment, f, limit, offset), (f, limit, offset)
+                    assert (total, hidden) == expected_counts, f
+                page, total, hidden = queries.queue_view(cur, rules, moment, f, limit=30, offset=40)
+                assert page["case_id"].tolist() == _straightforward(cur, rules, moment, f, 30, 40)
+                top = _straightforward(cur, rules, moment, f.model_copy(update={"assignee": "__unassigned__"}),
+                                       3, 0)
+                assert queries.queue.next_unclaimed(cur, rules, moment, f, exclude=top[:2]) == \
+                    (top[2] if len(top) > 2 else None), f
+    if text == "a":
+        assert expected_counts[0] > 50, "the common text matched too few cases to test the deep pages"
 
 
 def test_queue_view_counts_the_snoozed_cases_it_hides(demo_store):

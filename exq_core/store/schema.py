@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 
 # What an order's text search looks in (orders.search_text, written by every import for every order that has
-# a case; on PostgreSQL NULL for a routine order, which no search looks at): its ids, e-mail, name and message,
+# a case; NULL for a routine order, which no search looks at): its ids, e-mail, name and message,
 # lower-cased once. Searching is `strpos(search_text, lower(term)) > 0` over the cases' orders (queries.queue).
 SEARCH_TEXT = "lower(concat_ws(chr(31), order_id, customer_id, customer_email, ship_name, customer_message))"
 

@@ -91,3 +91,18 @@ def test_a_disabled_account_is_out_on_its_next_click(running_app, browser, artif
     sam.screenshot(path=str(artifacts / "disabled-signed-out.png"), full_page=True)
     sam.context.close()
     maria.context.close()
+
+
+def test_the_sign_in_page_loads_the_overviews_code_and_draws_nothing_of_it(running_app, page):
+    """While a person types, the browser fetches the code of the Overview's metrics, charts and tables
+    (ui.sign_in.preload_overview), so signing in does not wait for it; nothing of it is drawn."""
+    page.goto(running_app.url)
+    wait_for_app(page)
+    page.locator(FORM).wait_for()
+    loaded = "() => performance.getEntriesByType('resource').map(e => e.name.split('/').pop())"
+    wanted = ("Metric.", "ArrowVegaLiteChart.", "loadVegaEmbed.", "embed.", "Table.", "PageLink.")
+    page.wait_for_function(f"() => ({loaded})().filter(n => {list(wanted)!r}.some(w => n.startsWith(w))).length "
+                           f">= {len(wanted)}", timeout=20_000)
+    for element in ("stMetric", "stVegaLiteChart", "stTable", "stDataFrame", "stPageLink"):
+        assert page.locator(f"[data-testid='{element}']").count() == 0, element
+    assert "Sign in to exq" in _main_text(page)

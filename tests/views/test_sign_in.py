@@ -245,3 +245,12 @@ def test_changing_your_own_password_needs_the_current_one(app_env):
     assert not at.error and "Current password" not in [w.label for w in at.text_input]   # the dialog closed
     from ui.common import get_store
     assert auth.sign_in(get_store(), "vic", "vic-new-password").username == "vic"
+
+
+def test_the_overviews_code_is_found_in_this_streamlit():
+    """The preload names Streamlit's chunks by stem: each the Overview draws with must exist in the installed
+    Streamlit (a renamed chunk would silently stop the preload)."""
+    from ui.sign_in import _chunk_names
+    stems = {name.split(".", 1)[0] for name in _chunk_names()}
+    for stem in ("Metric", "ArrowVegaLiteChart", "loadVegaEmbed", "embed", "vega-interpreter", "Table", "PageLink"):
+        assert stem in stems, stem

@@ -41,8 +41,9 @@ export default function(component) {
   if (!data || !data.urls || window.exqPreloaded) return;
   window.exqPreloaded = true;
   // the same absolute URLs the page's own lazy imports resolve to (this module's base is a blob: URL):
-  // loaded once, found in the module map later
-  for (const url of data.urls) import(new URL(url, window.location.href).href).catch(() => {});
+  // loaded once, found in the module map later; started once the form is drawn and the page is idle
+  const load = () => { for (const url of data.urls) import(new URL(url, window.location.href).href).catch(() => {}); };
+  (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(load, {timeout: 1000});
 }
 """
 _preload_component = st.components.v2.component("exq_preload", js=_PRELOAD_JS)

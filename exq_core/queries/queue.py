@@ -43,10 +43,11 @@ def search_term(text: str | None) -> str:
     return (text or "").strip().lower()
 
 
-def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False,
+def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False, exclude: list[int] | None = None,
                 dialect: Dialect = DUCKDB) -> tuple[str, dict]:
     """WHERE clause (over `cases c`) and parameters for a filter. `snoozed=True` keeps the waiting cases
-    whose follow-up is still ahead even when the filter hides them (to count them)."""
+    whose follow-up is still ahead even when the filter hides them (to count them); `exclude`: case ids
+    left out (the ones 'claim next' just lost to someone else)."""
     where, params = [], {"now": now}
     params["states"] = [s.value for s in (f.states or OPEN_STATES)]
     where.append("c.state = ANY($states)")
@@ -78,6 +79,9 @@ def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False,
         where.append("EXISTS (SELECT 1 FROM orders o WHERE o.source = c.source AND o.order_id = c.order_id "
                      f"AND {dialect.contains('o.search_text', '$text')})")
         params["text"] = text
+    if exclude:
+        where.append("NOT (c.case_id = ANY($exclude))")
+        params["exclude"] = [int(i) for i in exclude]
     return " AND ".join(where), params
 
 
@@ -94,6 +98,11 @@ def _static_sql(cur, rules: RuleSet) -> str:
                                                                                               "c.order_total")
 
 
+def _urgency_room(rules: RuleSet) -> float:
+    """The most urgency can add, with room for floating point: (a + 30) - 30 is not always a."""
+    return float(rules.priority.max_urgency) + 1e-6
+
+
 def page_ids(cur, rules: RuleSet, now: datetime, where: str, params: dict, *, limit: int, offset: int) -> list[int]:
     """The case ids of one page in escalate-first order, pruned by the most urgency can add."""
     k = offset + limit
@@ -107,9 +116,8 @@ def page_ids(cur, rules: RuleSet, now: datetime, where: str, params: dict, *, li
             ORDER BY {static} DESC LIMIT $k) top_static""", params | {"k": k}).fetchone()[0]
     prune = ""
     if low is not None:
-        # the bound, with room for floating point: (a + 30) - 30 is not always a
         prune = f" AND {static} >= $floor"
-        params = params | {"floor": float(low) - (float(rules.priority.max_urgency) + 1e-6)}
+        params = params | {"floor": float(low) - _urgency_room(rules)}
     def page(prune: str, params: dict) -> list[int]:
         return [r[0] for r in cur.execute(f"""
             SELECT c.case_id FROM cases c
@@ -169,14 +177,11 @@ def searched(cur, rules: RuleSet, now: datetime, f: QueueFilter, *, limit: int, 
     page (escalate-first order, pruned as in page_ids) and both counts come from that set. A search that
     walked the priority order would look at every open case when few match; one that handed the matching
     ids back to three more statements paid for a 57,000-id list three times."""
-    where, params = queue_where(f, now, snoozed=True, dialect=cur.dialect)
-    if exclude:
-        where += " AND NOT (c.case_id = ANY($exclude))"
-        params["exclude"] = [int(i) for i in exclude]
+    where, params = queue_where(f, now, snoozed=True, exclude=exclude, dialect=cur.dialect)
     static = _static_sql(cur, rules)
     priority = f"(c.static_priority + {rules.urgency_sql('$now', 'c.')})"
     k = offset + limit
-    room = float(rules.priority.max_urgency) + 1e-6
+    room = _urgency_room(rules)
     ids, total, hidden = cur.execute(f"""
         WITH found AS MATERIALIZED (
             SELECT c.case_id, {static} AS static_priority, c.opened_at, c.sla_due_at, {_snoozed_sql(f)} AS snoozed
@@ -224,10 +229,7 @@ def next_unclaimed(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = N
     if search_term(f.text):
         ids = searched(cur, rules, now, f, limit=1, offset=0, exclude=exclude)[0]
         return ids[0] if ids else None
-    where, params = queue_where(f, now, dialect=cur.dialect)
-    if exclude:
-        where += " AND NOT (c.case_id = ANY($exclude))"
-        params["exclude"] = [int(i) for i in exclude]
+    where, params = queue_where(f, now, exclude=exclude, dialect=cur.dialect)
     ids = page_ids(cur, rules, now, where, params, limit=1, offset=0)
     return ids[0] if ids else None
 

@@ -400,12 +400,15 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     all_cols = ", ".join(ORDER_COLUMNS)
 
     def store_orders(with_case: str) -> None:
-        # The Queue searches cases, so only an order with a case needs its search text; a routine order is
-        # stored without it, and one that opens a case later is stored again then, with its text. On
-        # PostgreSQL that text is trigram-indexed, the largest cost of its import (1M demo orders, 93 %
-        # routine: 57 → 28 s); on DuckDB the join costs less than writing the text (1M demo orders: storing
-        # them 2.2 → 1.6 s), and a search reads the text of the cases' orders only.
+        # On PostgreSQL an order with a case is stored with its search text (schema.SEARCH_TEXT), which is
+        # trigram-indexed, the largest cost of its import; a routine order is stored without it (1M demo
+        # orders, 93 % routine: 57 → 28 s), and one that opens a case later is stored again then, with its
+        # text. DuckDB searches the columns themselves and stores no copy.
         tick("storing orders", 0.8)
+        if not cur.dialect.is_postgres:
+            cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at)
+                            SELECT {all_cols}, $id, $now FROM applied""", {"id": import_id, "now": now})
+            return
         rows = (f"(SELECT a.*, k.source IS NOT NULL AS has_case FROM applied a "
                 f"LEFT JOIN {with_case} k ON k.source = a.source AND k.order_id = a.order_id) a")
         cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)

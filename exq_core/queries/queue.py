@@ -39,7 +39,7 @@ UNASSIGNED = "__unassigned__"
 
 
 def search_term(text: str | None) -> str:
-    """The text a search looks for: what orders store in `search_text` is lower-cased the same way."""
+    """The text a search looks for, lower-cased as the order's text is when it is compared."""
     return (text or "").strip().lower()
 
 
@@ -75,10 +75,10 @@ def queue_where(f: QueueFilter, now: datetime, *, snoozed: bool = False, exclude
         params["age_band"] = f.age_band
     text = search_term(f.text)
     if text:
-        # orders.search_text is the order's searchable text, lower-cased once when it was imported
+        condition, text_params = dialect.order_text_contains("o", text)
         where.append("EXISTS (SELECT 1 FROM orders o WHERE o.source = c.source AND o.order_id = c.order_id "
-                     f"AND {dialect.contains('o.search_text', '$text')})")
-        params["text"] = text
+                     f"AND {condition})")
+        params.update(text_params)
     if exclude:
         where.append("NOT (c.case_id = ANY($exclude))")
         params["exclude"] = [int(i) for i in exclude]

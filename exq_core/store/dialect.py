@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+from .schema import SEARCH_COLUMNS
+
 
 def ident(name: str) -> str:
     """A quoted identifier: `ident('at')` → `"at"`."""
@@ -75,14 +77,21 @@ class Dialect:
             return f"CAST(round(CAST({expr} AS NUMERIC), {int(digits)}) AS DOUBLE PRECISION)"
         return f"round({expr}, {int(digits)})"
 
-    def contains(self, haystack: str, needle: str) -> str:
-        """`needle` (an expression, e.g. a parameter) occurs in `haystack`, literally. DuckDB's contains()
-        is its fastest substring scan; on PostgreSQL a LIKE with the needle escaped, which the pg_trgm index
-        serves."""
+    def order_text_contains(self, order: str, text: str) -> tuple[str, dict]:
+        """A condition (and its parameters) that the order (table alias `order`) holds `text` (lower-cased)
+        in one of its searchable columns (schema.SEARCH_COLUMNS), literally, whatever the letters' case.
+        PostgreSQL looks in the lower-cased copy its import stored, with a LIKE (the text escaped) that the
+        pg_trgm index serves. DuckDB keeps no copy and scans the columns: ILIKE is its fastest test, used
+        when the text has no LIKE wildcard to escape (DuckDB's escaped LIKE is slower); else contains() of
+        the lower-cased column (1M orders with long messages: 69 and 98 ms; the stored copy was 89 ms)."""
         if self.is_postgres:
-            escaped = f"replace(replace(replace({needle}, '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
-            return f"{haystack} LIKE '%' || {escaped} || '%'"
-        return f"contains({haystack}, {needle})"
+            escaped = "replace(replace(replace($text, '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
+            return f"{order}.search_text LIKE '%' || {escaped} || '%'", {"text": text}
+        if any(ch in text for ch in "%_\\"):
+            tests = [f"contains(lower({order}.{column}), $text)" for column in SEARCH_COLUMNS]
+            return "(" + " OR ".join(tests) + ")", {"text": text}
+        tests = [f"{order}.{column} ILIKE $text_like" for column in SEARCH_COLUMNS]
+        return "(" + " OR ".join(tests) + ")", {"text_like": f"%{text}%"}
 
     def create_temp(self, name: str, select: str) -> list[str]:
         """Statements that (re)create temp table `name` from a query."""

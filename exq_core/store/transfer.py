@@ -15,6 +15,7 @@ from typing import Callable
 from ..errors import ExqError
 from .base import Store
 from .dialect import ident, literal
+from .schema import SEARCH_TEXT
 
 # What makes a database "in use": copying over it would mix two teams' records.
 _SIGNS_OF_USE = ("orders", "cases", "users", "imports", "decisions")
@@ -66,7 +67,14 @@ def copy_duckdb_to_postgres(source: Store, target: Store,
             tick(f"copying {table}", i / max(len(tables), 1))
             wanted = set(_columns(uow.cursor, table))
             columns = [c for c in _columns(src, table) if c in wanted]
-            select = f"SELECT {', '.join(ident(c) for c in columns)} FROM {ident(table)}"
+            exprs = [ident(c) for c in columns]
+            if table == "orders" and "search_text" in wanted and "search_text" not in columns:
+                # the file keeps no search text (DuckDB scans the columns); PostgreSQL's Queue search reads
+                # the lower-cased copy of every order that has a case, as its own imports write it
+                columns.append("search_text")
+                exprs.append(f"CASE WHEN EXISTS (SELECT 1 FROM cases k WHERE k.source = orders.source "
+                             f"AND k.order_id = orders.order_id) THEN {SEARCH_TEXT} END")
+            select = f"SELECT {', '.join(exprs)} FROM {ident(table)}"
             copied[table] = target.copy_from_duckdb(uow, src, select, table, columns)
         for key, value in src.execute("SELECT key, value FROM meta").fetchall():
             if key not in _OWN_META:

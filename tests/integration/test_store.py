@@ -138,6 +138,10 @@ def test_migrates_a_version_1_database(new_db):
             assert [tuple(r) for r in cur.execute("SELECT file_name, rules_version FROM imports").fetchall()] \
                 == [("old.csv", None)]
             assert cur.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+            # the order's search text, added at version 3, stays on PostgreSQL (trigram-indexed) only
+            columns = [r[0] for r in cur.execute("SELECT column_name FROM information_schema.columns "
+                                                 "WHERE table_name = 'orders'").fetchall()]
+            assert ("search_text" in columns) == store.is_postgres and "customer_message" in columns
 
 
 def test_opening_a_version_1_database_migrates_it(new_db):

@@ -62,6 +62,13 @@ def test_a_duckdb_file_moves_into_postgresql_with_the_same_numbers(team_file, pg
             rules = load_rules()
             top_duck = queries.queue_page(a, rules, NOW, queries.QueueFilter(), limit=20)[0]
             top_pg = queries.queue_page(b, rules, NOW, queries.QueueFilter(), limit=20)[0]
+            # the Queue's text search finds the same cases (PostgreSQL's search text is written on the way)
+            order_id = a.scalar("SELECT order_id FROM cases WHERE state = 'new' ORDER BY case_id LIMIT 1")
+            for text in (order_id, "e", "@"):
+                found = [queries.queue_view(cur, rules, NOW, queries.QueueFilter(text=text), limit=500)[:2]
+                         for cur in (a, b)]
+                assert found[0][1] > 0 and list(found[0][0]["case_id"]) == list(found[1][0]["case_id"])
+                assert found[0][1] == found[1][1]
         assert list(top_duck["case_id"]) == list(top_pg["case_id"])
         maria = auth.sign_in(pg, "maria", TEST_PASSWORD)          # accounts and their hashes came along
         with pg.read() as cur:

@@ -400,20 +400,18 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     all_cols = ", ".join(ORDER_COLUMNS)
 
     def store_orders(with_case: str) -> None:
-        # On PostgreSQL an order with a case is stored with its search text (schema.SEARCH_TEXT), which is
-        # trigram-indexed, the largest cost of its import; a routine order is stored without it (1M demo
-        # orders, 93 % routine: 57 → 28 s), and one that opens a case later is stored again then, with its
-        # text. DuckDB searches the columns themselves and stores no copy.
+        # The Queue searches cases, so an order is stored with what makes it searchable only when it has a
+        # case: on PostgreSQL its lower-cased text (schema.SEARCH_TEXT), trigram-indexed, the largest cost of
+        # its import (1M demo orders, 93 % routine: 57 → 28 s once routine orders went without it); on DuckDB
+        # a flag, the search reading the columns themselves. An order that opens a case later is stored
+        # again then (a new snapshot is what opens it).
         tick("storing orders", 0.8)
-        if not cur.dialect.is_postgres:
-            cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at)
-                            SELECT {all_cols}, $id, $now FROM applied""", {"id": import_id, "now": now})
-            return
         rows = (f"(SELECT a.*, k.source IS NOT NULL AS has_case FROM applied a "
                 f"LEFT JOIN {with_case} k ON k.source = a.source AND k.order_id = a.order_id) a")
-        cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
-                        SELECT {all_cols}, $id, $now, CASE WHEN has_case THEN {SEARCH_TEXT} END FROM {rows}""",
-                    {"id": import_id, "now": now})
+        column, value = (("search_text", f"CASE WHEN has_case THEN {SEARCH_TEXT} END") if cur.dialect.is_postgres
+                         else ("searchable", "has_case"))
+        cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, {column})
+                        SELECT {all_cols}, $id, $now, {value} FROM {rows}""", {"id": import_id, "now": now})
 
     tick("routing", 0.7)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",

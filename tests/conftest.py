@@ -231,32 +231,37 @@ def viewer() -> Actor:
 
 # -- AppTest ---------------------------------------------------------------------------------------
 
+def _forget_the_app() -> None:
+    """Between AppTests: the cached store and data go, and so do the inbox watchers the app started (each
+    opens the store $EXQ_DB names on every pass: once the test's variable is gone, that would be the
+    working copy's data/exq.duckdb)."""
+    import streamlit as st
+    from exq_core.ingest.inbox import stop_watchers
+    stop_watchers()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
 @pytest.fixture
 def app_env(demo_db, monkeypatch):
     """Point the app at a private demo database and forget cached resources between tests."""
-    import streamlit as st
     monkeypatch.setenv("EXQ_DB", str(demo_db))
     monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    _forget_the_app()
     yield demo_db
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    _forget_the_app()
 
 
 @pytest.fixture
 def empty_app_db(new_db, monkeypatch):
     """A new, empty (migrated) database for AppTest: the first-run state a team sees before importing."""
-    import streamlit as st
     db = new_db("empty")
     open_store(db).close()
     monkeypatch.setenv("EXQ_DB", str(db))
     monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    _forget_the_app()
     yield db
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    _forget_the_app()
 
 
 # -- a real app for browser tests -------------------------------------------------------------------

@@ -49,7 +49,6 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
     before the cases that exist already are changed (an import's transaction then holds the process's
     other writers: Store.bulk_unit_of_work)."""
     version = rules.full_version
-    stored = facts or "orders"
     orders = facts or (f"(SELECT o.* FROM orders o WHERE EXISTS (SELECT 1 FROM {changed} c "
                        f"WHERE o.source = c.source AND o.order_id = c.order_id))")
     if cur.dialect.is_postgres:
@@ -75,9 +74,8 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
     # New cases: fires something, and no case yet, or the last one is resolved and a new rule fires.
     _temp(cur, "opened", f"""
         SELECT nextval('case_seq') AS case_id, r.source, r.order_id, r.bucket, r.flags, r.rules_fired,
-               least(o.updated_at, $now) AS opened_at, o.order_total
-        FROM routed r JOIN {stored} o ON o.source = r.source AND o.order_id = r.order_id
-        LEFT JOIN latest l ON l.source = r.source AND l.order_id = r.order_id
+               least(r.updated_at, $now) AS opened_at, r.order_total
+        FROM routed r LEFT JOIN latest l ON l.source = r.source AND l.order_id = r.order_id
         WHERE cardinality(r.buckets) > 0
           AND (l.case_id IS NULL OR (l.state = 'resolved' AND NOT (l.rules_fired @> r.rules_fired)))""",
           {"now": now})
@@ -106,7 +104,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
                coalesce(r.bucket, l.bucket) AS bucket,
                CASE WHEN cardinality(r.buckets) = 0 THEN l.flags ELSE r.flags END AS flags,
                CASE WHEN cardinality(r.buckets) = 0 THEN l.rules_fired ELSE r.rules_fired END AS rules_fired,
-               o.order_total,
+               r.order_total,
                CASE WHEN cardinality(r.buckets) = 0 AND NOT l.condition_cleared THEN 'condition_cleared'
                     WHEN cardinality(r.buckets) > 0 AND (r.bucket <> l.bucket OR r.rules_fired <> l.rules_fired
                                                          OR l.condition_cleared) THEN 'rerouted'
@@ -114,7 +112,6 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
                CASE WHEN cardinality(r.buckets) = 0 THEN 'no rule fires on the new snapshot'
                     ELSE 'rules: ' || array_to_string(r.rules_fired, ', ') END AS detail
         FROM latest l JOIN routed r ON r.source = l.source AND r.order_id = l.order_id
-        JOIN {stored} o ON o.source = l.source AND o.order_id = l.order_id
         WHERE l.state <> 'resolved'""")
     cur.execute(f"""UPDATE cases SET bucket = t.bucket, flags = t.flags, rules_fired = t.rules_fired,
             rules_version = CASE WHEN t.cleared THEN cases.rules_version ELSE $version END,

@@ -199,7 +199,8 @@ class RuleSet(BaseModel):
 
     def routing_sql(self, orders: str, dialect: Dialect = DUCKDB) -> str:
         """One row per order in `orders` (a table or subquery with the feed columns) with
-        rules_fired (names), buckets (in precedence order), bucket (primary) and flags (secondary)."""
+        rules_fired (names), buckets (in precedence order), bucket (primary) and flags (secondary), and the
+        order's updated_at and order_total (what a case opened from it needs, without reading it again)."""
         active = self.active
         fired = dialect.compact([f"CASE WHEN r_{r.name} THEN {literal(r.name)} END" for r in active])
         bucket_terms = []
@@ -214,9 +215,9 @@ class RuleSet(BaseModel):
             fired = f"CASE WHEN {hit} THEN {fired} ELSE ARRAY[]::VARCHAR[] END"
             buckets = f"CASE WHEN {hit} THEN {buckets} ELSE ARRAY[]::VARCHAR[] END"
         return f"""
-            SELECT source, order_id, rules_fired, buckets,
+            SELECT source, order_id, updated_at, order_total, rules_fired, buckets,
                    buckets[1] AS bucket, buckets[2:] AS flags
-            FROM (SELECT source, order_id, {fired} AS rules_fired, {buckets} AS buckets
+            FROM (SELECT source, order_id, updated_at, order_total, {fired} AS rules_fired, {buckets} AS buckets
                   FROM (SELECT *, {self.hit_columns_sql()} FROM {orders} o) h) r"""
 
     def weight_sql(self, bucket_col: str = "bucket") -> str:

@@ -73,7 +73,8 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
 
     # New cases: fires something, and no case yet, or the last one is resolved and a new rule fires.
     _temp(cur, "opened", f"""
-        SELECT nextval('case_seq') AS case_id, r.source, r.order_id, r.bucket, r.flags, r.rules_fired,
+        SELECT nextval('case_seq') AS case_id, nextval('event_seq') AS event_id, r.source, r.order_id, r.bucket,
+               r.flags, r.rules_fired,
                least(r.updated_at, $now) AS opened_at, r.order_total
         FROM routed r LEFT JOIN latest l ON l.source = r.source AND l.order_id = r.order_id
         WHERE cardinality(r.buckets) > 0
@@ -86,9 +87,10 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
                {sla_due_sql(rules)}, false, $now, order_total, {rules.static_priority_sql()} FROM opened""",
                 {"now": now, "version": version})
     # The 'opened' event is dated when the case opened (its SLA clock start: the snapshot's time), so the
-    # history of a back-filled feed reads in order.
-    cur.execute("""INSERT INTO events (case_id, "at", actor, kind, from_state, to_state, detail)
-        SELECT case_id, opened_at, $actor, 'opened', NULL, 'new',
+    # history of a back-filled feed reads in order. Its id was drawn with the case's: DuckDB appends rows
+    # whose ids are given in parallel, and draws a column default one row at a time.
+    cur.execute("""INSERT INTO events (event_id, case_id, "at", actor, kind, from_state, to_state, detail)
+        SELECT event_id, case_id, opened_at, $actor, 'opened', NULL, 'new',
                'rules: ' || array_to_string(rules_fired, ', ')
         FROM opened""", {"actor": actor})
 

@@ -403,15 +403,28 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
         # The Queue searches cases, so an order is stored with what makes it searchable only when it has a
         # case: on PostgreSQL its lower-cased text (schema.SEARCH_TEXT), trigram-indexed, the largest cost of
         # its import (1M demo orders, 93 % routine: 57 → 28 s once routine orders went without it); on DuckDB
-        # a flag, the search reading the columns themselves. An order that opens a case later is stored
-        # again then (a new snapshot is what opens it).
+        # a flag, the search reading the columns themselves (Dialect.order_text_contains). An order that
+        # opens a case later is stored again then (a new snapshot is what opens it).
         tick("storing orders", 0.8)
+        params = {"id": import_id, "now": now}
         rows = (f"(SELECT a.*, k.source IS NOT NULL AS has_case FROM applied a "
                 f"LEFT JOIN {with_case} k ON k.source = a.source AND k.order_id = a.order_id) a")
-        column, value = (("search_text", f"CASE WHEN has_case THEN {SEARCH_TEXT} END") if cur.dialect.is_postgres
-                         else ("searchable", "has_case"))
-        cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, {column})
-                        SELECT {all_cols}, $id, $now, {value} FROM {rows}""", {"id": import_id, "now": now})
+        if cur.dialect.is_postgres:
+            cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, search_text)
+                            SELECT {all_cols}, $id, $now, CASE WHEN has_case THEN {SEARCH_TEXT} END
+                            FROM {rows}""", params)
+        elif 2 * cur.scalar(f"SELECT count(*) FROM {with_case}") < orders_new + orders_updated:
+            # DuckDB, mostly routine orders: those with a case first, then the rest, so that they fill row
+            # groups of their own and a search skips the routine orders' row groups by their `searchable`
+            # statistics instead of reading their text (1M demo orders, 7 % with a case: 105-135 -> 55-85 ms)
+            for searchable, join in (("true", "SEMI"), ("false", "ANTI")):
+                cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, searchable)
+                                SELECT {all_cols}, $id, $now, {searchable} FROM applied a
+                                {join} JOIN {with_case} k ON k.source = a.source AND k.order_id = a.order_id""",
+                            params)
+        else:       # mostly cases: a search reads nearly every row group anyway, so one pass
+            cur.execute(f"""INSERT INTO orders ({all_cols}, import_id, imported_at, searchable)
+                            SELECT {all_cols}, $id, $now, has_case FROM {rows}""", params)
 
     tick("routing", 0.7)
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",

@@ -140,6 +140,35 @@ def test_the_orders_that_have_a_case_are_searchable_and_routine_ones_are_not(sto
     assert found("x-2", states=["resolved"]) == {"X-2"} and found("X-") == {"X-1"}
 
 
+def test_duckdb_stores_a_mostly_routine_feeds_searchable_orders_ahead_of_the_routine_ones(store, feed):
+    """DuckDB: in an import of mostly routine orders, the orders with a case are appended before the rest,
+    so a search can skip the routine orders' row groups by their `searchable` statistics; in a feed of
+    mostly cases they are stored in one pass (nothing to skip), flagged all the same."""
+    if store.is_postgres:
+        pytest.skip("DuckDB's row groups (PostgreSQL searches a trigram index)")
+
+    def positions(source: str) -> tuple[list[int], list[int]]:
+        with store.read() as cur:
+            rows = cur.execute("SELECT rowid, searchable FROM orders WHERE source = ? ORDER BY rowid",
+                               [source]).fetchall()
+        return [r for r, s in rows if s], [r for r, s in rows if not s]
+
+    # one order in five has a case, spread through the file
+    load(store, feed([{"order_id": f"M-{i}", "updated_at": T1, "items_available": "0" if i % 5 == 0 else "5"}
+                      for i in range(400)], "mostly-routine.csv"), source="mostly-routine")
+    searchable, routine = positions("mostly-routine")
+    assert len(searchable) == 80 and len(routine) == 320
+    assert max(searchable) < min(routine)
+    # four in five have a case: flagged right in one pass
+    load(store, feed([{"order_id": f"C-{i}", "updated_at": T1, "items_available": "5" if i % 5 == 0 else "0"}
+                      for i in range(400)], "mostly-cases.csv"), source="mostly-cases")
+    searchable, routine = positions("mostly-cases")
+    assert len(searchable) == 320 and len(routine) == 80
+    with store.read() as cur:
+        assert cur.scalar("SELECT count(*) FROM orders o WHERE searchable IS DISTINCT FROM EXISTS "
+                          "(SELECT 1 FROM cases c WHERE c.source = o.source AND c.order_id = o.order_id)") == 0
+
+
 def test_a_snapshot_from_the_future_opens_the_case_now(store, feed):
     load(store, feed([{"order_id": "F", "updated_at": "2026-11-28T00:00:00Z", "items_available": "0"}]))
     assert case_rows(store, "F")[0]["opened_at"] == NOW

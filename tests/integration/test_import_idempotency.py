@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
@@ -121,3 +122,54 @@ def test_a_killed_import_leaves_the_database_as_before(demo_db, tmp_path, stage)
         # and the file imports cleanly afterwards: the killed attempt left no trace
         result = import_file(store, feed, source="kill")
         assert result.status == "imported" and result.orders_new == 30_000
+
+
+WHITE_SPACE = ("", " ", "\t", "\n", "\r", "  ")
+
+
+def _newest(model: dict, rows: list[dict]) -> None:
+    """What the stored orders must be after a file: per order id (trimmed), the newest snapshot of the
+    file wins if it is newer than the stored one and says something new; two different newest
+    snapshots at one time are a conflict and change nothing."""
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(row["order_id"].strip(" \t\n\r\v\f"), []).append(row)
+    for oid, snapshots in by_id.items():
+        newest = max(r["updated_at"] for r in snapshots)
+        facts = {(r["order_total"], r["amount_paid"], r["payment_status"].strip())
+                 for r in snapshots if r["updated_at"] == newest}
+        if len(facts) > 1:
+            continue
+        fact, stored = facts.pop(), model.get(oid)
+        if stored is None or (newest > stored[0] and stored[1] != fact):
+            model[oid] = (newest, fact)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_overlapping_exports_leave_the_newest_snapshot_of_each_order_once(store, feed, seed):
+    """Files of repeated, older, newer, conflicting and white-space-decorated snapshots of a few orders, one
+    after the other: the stored orders are exactly the model's, one row per order, and every open case has
+    its order."""
+    import random
+    rnd = random.Random(seed)
+    model: dict[str, tuple] = {}
+    for n in range(4):
+        rows = []
+        for _ in range(rnd.randint(1, 12)):
+            total = f"{rnd.choice([10, 20, 55, 2000])}.00"
+            rows.append({"order_id": rnd.choice(WHITE_SPACE) + f"O{rnd.randint(1, 6)}" + rnd.choice(WHITE_SPACE),
+                         "updated_at": f"2026-11-27T{8 + rnd.randint(0, 3):02d}:{10 * rnd.randint(0, 5):02d}:00Z",
+                         "order_total": total, "amount_paid": total if rnd.random() < 0.8 else "1.00",
+                         "payment_status": rnd.choice(["paid", "pending", " paid "])})
+        import_file(store, feed(rows, f"export-{n}.csv"), source="shop", skip_invalid=True, now=NOW)
+        _newest(model, rows)
+        with store.read() as cur:
+            stored = cur.execute("SELECT order_id, updated_at, order_total FROM orders").fetchall()
+            orphans = cur.execute("""SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM orders o
+                                     WHERE o.source = c.source AND o.order_id = c.order_id)""").fetchone()[0]
+            open_twice = cur.execute("""SELECT count(*) FROM (SELECT 1 FROM cases WHERE state <> 'resolved'
+                                        GROUP BY source, order_id HAVING count(*) > 1) t""").fetchone()[0]
+        assert sorted(oid for oid, *_ in stored) == sorted(model)          # one row per order, no other
+        assert {oid: (f"{at:%Y-%m-%dT%H:%M:%SZ}", total) for oid, at, total in stored} == \
+            {oid: (at, Decimal(facts[0])) for oid, (at, facts) in model.items()}
+        assert (orphans, open_twice) == (0, 0)

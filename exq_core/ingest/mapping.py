@@ -28,7 +28,7 @@ from ..access import recheck
 from ..store.dialect import ident, literal
 from . import readers
 from .readers import RawFeed, register
-from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS
+from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS, trim_all
 
 FeedField = Literal[FEED_COLUMNS]  # type: ignore[valid-type]
 
@@ -431,7 +431,8 @@ CREDIT_NOTE = ("the lines sum to a negative total: a credit note or cancellation
 
 def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str]) -> str:
     """One feed row per order from its lines: the order's fields from its first line, the total and the
-    quantity summed. Lines without an order id each stand alone (and fail: order_id is required)."""
+    quantity summed. Lines without an order id each stand alone (and fail: order_id is required). The lines
+    of one order are those whose ids are the same once trimmed as the order id is (validate.trim_all)."""
     order_fields = [c for c in FEED_COLUMNS if c not in ("order_total", "items_ordered")]
     w_cols = [w.rsplit(" AS ", 1)[1] for w in written]
     if "line_total" in line_cols:
@@ -448,7 +449,7 @@ def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[s
                regexp_replace({as_text}, {cents}, {keep}) AS order_total,
                CAST({qty} AS VARCHAR) AS items_ordered
         FROM ({lines_sql}) l
-        GROUP BY coalesce(nullif(trim(order_id), ''), '#line ' || line)"""
+        GROUP BY coalesce(nullif({trim_all('order_id')}, ''), '#line ' || line)"""
 
 
 def spec_json(spec: MappingSpec) -> str:

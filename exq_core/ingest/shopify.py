@@ -28,6 +28,7 @@ from ..errors import FeedError
 from ..store.dialect import ident, literal
 from . import readers
 from .readers import RawFeed, register
+from .validate import trim_all
 
 # The columns exq reads (others are ignored); the first three must be there.
 REQUIRED = ("Name", "Created at", "Total")
@@ -115,8 +116,9 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
                        for canon in USED if canon.lower() in by_lower
                        for name in [by_lower[canon.lower()]])
     absent = ", ".join(f"NULL::VARCHAR AS {ident(c)}" for c in USED if c.lower() not in by_lower)
-    options_sql = {"header": True, "all_varchar": True, "encoding": encoding, "strict_mode": True,
-                   "max_line_size": readers.MAX_LINE, "delim": ",", "quote": '"', "escape": '"'}
+    options_sql = {"header": True, "skip": 0, "all_varchar": True, "encoding": encoding, "strict_mode": True,
+                   "max_line_size": readers.MAX_LINE, "delim": ",", "quote": '"', "escape": '"',
+                   "comment": readers.NO_COMMENT}
     opts = ", ".join(f"{k} = ${k}" for k in options_sql)
     try:
         with readers.readable_by_duckdb(path, encoding) as (source, source_encoding):
@@ -133,7 +135,9 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
     # Line numbers: the header is line 1 (a quoted field with line breaks inside shifts this; the report
     # also names the order, so a person finds it either way). rowids of a fresh temp table follow the file.
     offset = 2 - cur.execute("SELECT min(rowid) FROM shop_lines").fetchone()[0]
-    name, oid, total, qty = _t("Name"), _t("Id"), _t("Total"), _t("Lineitem quantity")
+    # the lines of one order: the same Name (or Id) once trimmed as an order id is
+    name, oid = (f"nullif({trim_all(ident(c))}, '')" for c in ("Name", "Id"))
+    total, qty = _t("Total"), _t("Lineitem quantity")
     lines_sql = f"""(SELECT rowid + {offset} AS line,
                             -- lines without Name or Id each stand alone (and fail: order_id is blank)
                             coalesce({name}, {oid}, '#line ' || (rowid + {offset})) AS gkey, *

@@ -1,6 +1,8 @@
 """Column mappings end to end: save by name, load, import with it — from Python and from the CLI."""
 from __future__ import annotations
 
+import csv
+
 from datetime import datetime
 from decimal import Decimal
 
@@ -196,6 +198,21 @@ def test_invoice_lines_keep_every_decimal_of_a_unit_price(store, tmp_path):
     assert result.orders_new == 2
     totals = {k: v["order_total"] for k, v in orders(store).items()}
     assert totals == {"581007": Decimal("14.60"), "581008": Decimal("1.000")}   # 0.9999 to the mill: 1.000
+
+
+@pytest.mark.parametrize("id_as_written", ["581007\t", " 581007", "581007\n"])
+def test_invoice_lines_whose_order_id_has_white_space_around_it_are_lines_of_the_same_order(store, tmp_path,
+                                                                                          id_as_written):
+    path = tmp_path / "lines.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerows([["InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "Country"],
+                          ["581007", "2", "03/11/2026 10:00", "1.50", "DE"],
+                          [id_as_written, "1", "03/11/2026 10:00", "2.10", "DE"]])
+    result = import_file(store, path, mapping=parse_spec(INVOICE_LINES), now=NOW)
+    assert (result.orders_new, result.rejected) == (1, 0)
+    assert {k: (v["order_total"], v["items_ordered"]) for k, v in orders(store).items()} == \
+        {"581007": (Decimal("5.10"), 3)}
 
 
 def test_a_credit_note_in_invoice_lines_is_rejected_saying_what_it_is(store, tmp_path):

@@ -171,6 +171,16 @@ def test_an_order_split_across_the_file_is_a_duplicate(store, tmp_path):
     assert snapshot(store)["orders"][0] == 0
 
 
+@pytest.mark.parametrize("name_as_written", ["#4101\t", " #4101", "#4101\r\n"])
+def test_a_line_whose_name_has_white_space_around_it_is_a_line_of_the_same_order(store, tmp_path, name_as_written):
+    lines = order("#4101", 2, 3, 4)
+    lines[1]["Name"] = name_as_written
+    path = write_shopify(tmp_path / "ws.csv", lines, order("#4102", 1))
+    result = import_file(store, path, source="acme-shop", now=NOW)
+    assert (result.status, result.orders_new, result.rejected) == ("imported", 2, 0)
+    assert orders_by_id(store)["#4101"]["items_ordered"] == 9
+
+
 def test_skip_invalid_keeps_the_good_orders(store, tmp_path):
     path = write_shopify(tmp_path / "mixed.csv", order("#5001", 1), order("#5002", 1, financial="bogus"),
                          order("#5003", 1, total="-4.00"))

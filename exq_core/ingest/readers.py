@@ -122,6 +122,10 @@ def check_text_file(path: Path, encoding: str = "utf-8") -> str:
 # then every line that starts with one — "#1001,…", an order named as Shopify names them — is skipped
 # without a word (a 4-order feed with a quoted line break in an id imported 1 order).
 NO_COMMENT = ""
+# A CSV field is quoted with double quotes (RFC 4180). Left to guess, the sniffer can take the apostrophe for
+# the quote character — a feed with ids like 'O-1' or Shopify-style postcodes ('78701) — and then strips
+# apostrophes from values and joins rows. (The escape character is still found by the sniffer: "" or \".)
+QUOTE = '"'
 MAX_LINE = 1 << 30      # a line (a cell) of any size is read, so its value gets the per-value size error
 USUAL_LINE = 1 << 22    # 4 MB: tried first (see load_from_file)
 
@@ -232,7 +236,7 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None,
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
     enc = check_text_file(path, normalise_encoding(encoding))
     options = {"header": True, "skip": 0, "all_varchar": True, "encoding": enc, "strict_mode": True,
-               "max_line_size": MAX_LINE, "comment": NO_COMMENT}
+               "max_line_size": MAX_LINE, "comment": NO_COMMENT, "quote": QUOTE}
     # Fix the delimiter from the header line: left to guess, DuckDB's sniffer meets a ragged row by
     # choosing another delimiter or no header, and the person then reads "missing required columns"
     # instead of the line that has too many or too few fields.

@@ -24,8 +24,9 @@ NASTY = [
     "=HYPERLINK(\"http://evil\")", "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3",
     "\"", "\"\"", ",", ";", "\t", "|", "\r\n", "\n", "\r", "a\"b", "a,b", "'quoted'", "\\", "\\N", "NULL", "null",
     "\x00", "a\x00b", "\u202e\u202dRTL", "\ufeffBOM", "\u2028", "😀👍🏽", "Zürich—“quotes”", "\x1b[31mred",
-    " ", "", "   padded   ",
+    " ", "", "   padded   ", "#1001", "#", "'O-1'", "'78701", "''", "\tpadded\n",
 ]
+WHITE_SPACE = " \t\n\r\x0b\x0c"      # what a value is trimmed of (SPEC §2)
 
 hostile_text = st.one_of(
     st.sampled_from(NASTY),
@@ -89,6 +90,8 @@ def test_hostile_rows_never_crash_and_never_half_import(rows, skip_invalid):
                 assert after[table] == before[table], table
             assert str(error)                                          # a sentence for a person
         else:
+            assert result.rows == len(rows)             # every row written is read: none skipped or joined
+            assert set(stored) <= {r["order_id"].strip(WHITE_SPACE) for r in rows}   # ids as written
             assert n_orders == result.orders_new
             # every row is accounted for: stored, rejected, or an older / repeated snapshot left out
             if skip_invalid:
@@ -97,10 +100,10 @@ def test_hostile_rows_never_crash_and_never_half_import(rows, skip_invalid):
             else:
                 assert result.rejected == 0 and n_orders + result.older_in_file == result.rows
             for r in rows:                                             # what got in is stored as written
-                key = r["order_id"].strip()
+                key = r["order_id"].strip(WHITE_SPACE)
                 if key in stored and stored[key] is not None:
-                    assert stored[key] == r["customer_message"].strip() or \
-                        sum(1 for x in rows if x["order_id"].strip() == key) > 1
+                    assert stored[key].strip(WHITE_SPACE) == r["customer_message"].strip(WHITE_SPACE) or \
+                        sum(1 for x in rows if x["order_id"].strip(WHITE_SPACE) == key) > 1
     finally:
         store.close()
 

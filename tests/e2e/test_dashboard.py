@@ -73,6 +73,7 @@ def test_overview_numbers_chart_and_click_through_to_the_queue(demo_db, page, ar
         assert BUCKET_LABELS["fraud_risk"] in chips and BUCKET_LABELS["vip_revenue"] not in chips
         shown, snoozed = queue_summary(page)
         assert shown + snoozed == fraud_open
+        wait_for_app(page)          # a rerun's table replaces the last one only once the script is done
         page.locator("[data-testid='stDataFrame']").wait_for()
         page.screenshot(path=str(artifacts / "dashboard-queue-fraud.png"), full_page=True)
 
@@ -95,6 +96,7 @@ def test_deep_link_right_after_start_lands_on_the_filtered_queue(demo_db, page, 
         assert BUCKET_LABELS["fraud_risk"] in chips and BUCKET_LABELS["payment_mismatch"] not in chips
         shown, _ = queue_summary(page)
         assert shown > 0
+        wait_for_app(page)          # a rerun's table replaces the last one only once the script is done
         page.locator("[data-testid='stDataFrame']").wait_for()
         page.screenshot(path=str(artifacts / "dashboard-queue-deep-link.png"), full_page=True)
     finally:
@@ -139,6 +141,7 @@ def test_queue_text_search_finds_the_order_with_a_case_and_shows_hostile_text_in
         box.fill("ZEBRA <img src=x")
         box.press("Enter")
         page.get_by_text(re.compile(r"^1 case matches")).wait_for()
+        wait_for_app(page)          # a rerun's table replaces the last one only once the script is done
         page.locator("[data-testid='stDataFrame']").wait_for()
         shown = download_csv(page, page.get_by_role("button", name="Download this page (CSV)"))
         assert [row["Order"] for row in shown] == ["SRCH-CASE"]

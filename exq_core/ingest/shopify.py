@@ -117,7 +117,7 @@ def read_shopify(cur, path: Path, options: dict) -> RawFeed:
                        for name in [by_lower[canon.lower()]])
     absent = ", ".join(f"NULL::VARCHAR AS {ident(c)}" for c in USED if c.lower() not in by_lower)
     options_sql = {"header": True, "skip": 0, "all_varchar": True, "encoding": encoding, "strict_mode": True,
-                   "max_line_size": readers.MAX_LINE, "delim": ",", "quote": '"', "escape": '"',
+                   "max_line_size": readers.MAX_LINE, "delim": ",", "quote": readers.QUOTE, "escape": '"',
                    "comment": readers.NO_COMMENT}
     opts = ", ".join(f"{k} = ${k}" for k in options_sql)
     try:

@@ -3,12 +3,14 @@ file dropped into the inbox of the running app is imported by the app and listed
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
 
 from exq_core.ingest.inbox import inbox_dir
 from tests.browser import RunningApp, sign_in, wait_for_app
+from tests.e2e.support import download_csv
 from tests.ingest_support import order, write_shopify
 from tests.feeds import write_feed
 
@@ -99,3 +101,43 @@ def test_the_inbox_works_from_server_start_with_no_page_ever_opened(demo_db, tmp
             [("imported", "inbox")]
         assert cur.execute("SELECT bucket FROM cases WHERE order_id = 'CRON-1'").fetchall() == \
             [("inventory_conflict",)]
+
+
+def test_upload_a_feed_of_hash_ids_apostrophes_and_padded_ids_keeps_every_order_once(running_app, page, artifacts,
+                                                                                      tmp_path):
+    """The browser path of the CSV fixes: ids like Shopify's (#…) are not comment lines, apostrophes are not
+    quotes, an id padded with a tab is the same order; the orders are then found in the Queue."""
+    feed = write_feed(tmp_path / "erp-export.csv", [
+        {"order_id": "#9001", "items_available": "0", "customer_message": "<b>where</b> is it?"},
+        {"order_id": "#9002\n", "customer_email": "", "items_available": "0"},
+        {"order_id": "'O-9003'", "ship_name": "O'Brien", "items_available": "0"},
+        {"order_id": "\t#9001", "updated_at": "2026-11-27T09:00:00Z", "items_available": "0",
+         "customer_message": "<b>where</b> is it? (newer)"},
+    ])
+    sign_in(page, running_app.url + "/import")
+    page.get_by_role("heading", name="Import").wait_for()
+    page.locator(".st-key-import_upload [data-testid='stFileUploaderDropzoneInput']").set_input_files(str(feed))
+    wait_for_app(page)
+    page.locator("[data-testid='stAlert']", has_text="erp-export.csv: 4 rows").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Import erp-export.csv").click()
+    page.locator("[data-testid='stAlert']", has_text="Imported: erp-export.csv is import #").wait_for(timeout=60_000)
+    wait_for_app(page)
+    metrics = page.locator("[data-testid='stMetric']")
+    values = {metrics.nth(i).locator("[data-testid='stMetricLabel']").inner_text():
+              metrics.nth(i).locator("[data-testid='stMetricValue']").inner_text() for i in range(5)}
+    assert (values["Rows read"], values["New cases"], values["Rejected rows"]) == ("4", "3", "0")
+    assert page.get_by_text("3 new, 0 updated").count() == 1 and page.get_by_text("1 older snapshots").count() == 1
+    assert page.locator("b", has_text="where").count() == 0
+    page.screenshot(path=str(artifacts / "import-hash-ids.png"), full_page=True)
+
+    page.goto(running_app.url + "/queue")
+    wait_for_app(page)
+    box = page.get_by_placeholder("Order id, customer, e-mail, message…")
+    for text, expected in (("'O-9003'", "'O-9003'"), ("(newer)", "#9001")):
+        box.fill(text)
+        box.press("Enter")
+        page.get_by_text(re.compile(r"^1 case matches")).wait_for()
+        wait_for_app(page)
+        shown = download_csv(page, page.get_by_role("button", name="Download this page (CSV)"))
+        assert [row["Order"] for row in shown] == [expected]
+    page.screenshot(path=str(artifacts / "queue-hash-ids.png"), full_page=True)

@@ -100,7 +100,7 @@ def settle_snapshots(cur, raw: readers.RawFeed, now: datetime) -> tuple[int, int
     ones and repeated copies are left out (counted); two different newest ones are a conflict: both rows become errors and
     the order is not applied. Returns (older snapshots left out, conflicting orders)."""
     key = f"nullif({trim_all()}, '')"          # the order id as the batch will hold it
-    ts = "coalesce(CAST(TRY_CAST(updated_at AS TIMESTAMPTZ) AS TIMESTAMP), $now)"
+    ts = f"coalesce(CAST(TRY_CAST({trim_all('updated_at')} AS TIMESTAMPTZ) AS TIMESTAMP), $now)"
     facts = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({trim_all(c)}, chr(0))" for c in FEED_COLUMNS) + "))"
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE dup_rows AS
         SELECT r.line, {key} AS k, {ts} AS ts, {facts} AS facts

@@ -5,7 +5,8 @@ Cost matters here (SPEC §8: a million rows imported in seconds), so the SQL is 
 * a row is first screened by one WHERE over plain boolean predicates (DuckDB short-circuits those);
   the error structs are only built for the few rows that fail;
 * `trim` allocates a new string for every value, so it only runs on values that may have white space
-  around them (`_trim`), and casts that skip surrounding white space themselves get the value as it is;
+  around them (`trim_all`), and casts that skip surrounding white space themselves (numbers) get the value
+  as it is;
 * duplicates are found by grouping, not by a window over every row.
 """
 from __future__ import annotations
@@ -51,14 +52,16 @@ def _starts_blank(col: str) -> str:
     return f"({col} < '!')"
 
 
-def _ws_edge(col: str) -> str:
-    """A cheap test that a value may have white space to trim: it starts with white space (or is empty),
-    or it ends with a space. A value that is only white space always starts with it."""
-    return f"({_starts_blank(col)} OR ends_with({col}, ' '))"
-
-
 # the same characters as a regular expression class (RE2: \v is a vertical tab, \f a form feed)
 _WS_CLASS = "[ \\t\\n\\r\\v\\f]"
+
+
+def _ws_edge(col: str) -> str:
+    """A cheap test that a value may have white space to trim: it starts with white space (or is empty), or
+    it ends with any white-space character. A value that is only white space always starts with it. (The
+    end-anchored regular expression costs 0.02 s per column on a million held-out rows more than a test
+    for a trailing space alone; six `ends_with` tests cost 0.07 s.)"""
+    return f"({_starts_blank(col)} OR regexp_matches({col}, '{_WS_CLASS}$'))"
 
 
 def _strip(col: str) -> str:
@@ -68,18 +71,13 @@ def _strip(col: str) -> str:
     return f"regexp_replace(ltrim({col}, {_WS}), '{_WS_CLASS}+$', '')"
 
 
-def _trim(col: str) -> str:
-    """The value without surrounding white space, trimmed only when it may need it."""
-    return f"(CASE WHEN {_ws_edge(col)} THEN {_strip(col)} ELSE {col} END)"
-
-
 def trim_all(col: str = "order_id") -> str:
-    """The value with white space trimmed at both ends, whatever the character (the cheap edge test of
-    `_trim` finds a trailing space only): the order id as it is stored and matched. The typed batch and the
-    search for two snapshots of one order in a file both use it: with different trims, "O-1" and "\tO-1"
-    were two rows of one order in the batch, and DuckDB stored the order twice."""
-    edge = " OR ".join([_starts_blank(col)] + [f"ends_with({col}, {_q(c)})" for c in WHITE_SPACE])
-    return f"(CASE WHEN {edge} THEN {_strip(col)} ELSE {col} END)"
+    """The value with white space trimmed at both ends, whatever the character, trimmed only when it may need
+    it. Every check and every typed value uses this one trim: the order id as it is stored and matched (with
+    two trims, "O-1" and "\tO-1" were two rows of one order in a batch, and DuckDB stored the order twice),
+    and every other value (with a trim that missed a trailing tab, "EUR\t" passed its check and was stored
+    with the tab)."""
+    return f"(CASE WHEN {_ws_edge(col)} THEN {_strip(col)} ELSE {col} END)"
 
 
 def blank(col: str) -> str:
@@ -108,7 +106,7 @@ def _not_in(expr: str, words) -> str:
 
 def _word_not_in(col: str, words) -> str:
     """lower(trim(col)) is none of `words`; lower/trim only run when the value as written is not one."""
-    return f"({_not_in(col, words)} AND {_not_in(f'lower({_trim(col)})', words)})"
+    return f"({_not_in(col, words)} AND {_not_in(f'lower({trim_all(col)})', words)})"
 
 
 @dataclass(frozen=True)
@@ -142,13 +140,13 @@ def checks(written: frozenset[str] = frozenset()) -> list[Check]:
     out.append(_check("order_id", f"strlen(order_id) > 200 AND length({trim_all()}) > 200",
                       "order_id longer than 200 characters"))
     for col in TIME_COLUMNS:
-        # the cast skips surrounding white space itself
-        out.append(_check(col, f"TRY_CAST({col} AS TIMESTAMPTZ) IS NULL",
+        # the cast skips spaces around a date-time, not a tab or a line break after it
+        out.append(_check(col, f"TRY_CAST({trim_all(col)} AS TIMESTAMPTZ) IS NULL",
                           "not an ISO 8601 date-time (e.g. 2026-11-27T09:30:00Z)"))
     for col in MONEY_COLUMNS:
         # one regex for the good values; which message applies is only worked out for the bad ones
         out.append(Check(col, f"({_not_match(col, MONEY_OK_RE)} AND {not_blank(col)})",
-                         f"CASE WHEN regexp_full_match({_trim(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
+                         f"CASE WHEN regexp_full_match({trim_all(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
                          f"ELSE {_q(NOT_DECIMAL)} END", _written(col, written)))
     out.append(_check("order_total", "contains(order_total, '-') AND TRY_CAST(order_total AS DECIMAL(18,3)) < 0",
                       "order_total must not be negative"))
@@ -210,7 +208,7 @@ def _text(col: str) -> str:
 def _bool(col: str) -> str:
     # DuckDB's own cast reads exactly these words (any case); only a value with white space around it
     # takes the slower way
-    word = f"lower({_trim(col)})"
+    word = f"lower({trim_all(col)})"
     return (f"coalesce(TRY_CAST({col} AS BOOLEAN), CASE WHEN {_in(word, TRUE_WORDS)} THEN true "
             f"WHEN {_in(word, FALSE_WORDS)} THEN false END)")
 
@@ -223,7 +221,7 @@ def typed_sql(raw: str, default_currency: str) -> str:
     """The raw text columns cast to the feed's types, blank as NULL. Run on rows that passed."""
     cols = ["line", f"{trim_all()} AS order_id"]
     for col in TIME_COLUMNS:
-        cols.append(f"CAST(TRY_CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
+        cols.append(f"CAST(TRY_CAST({trim_all(col)} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
     for col in MONEY_COLUMNS:
         cols.append(f"TRY_CAST({col} AS DECIMAL(18,3)) AS {col}")
     cols.append(f"coalesce(upper({_text('currency')}), {_q(default_currency)}) AS currency")

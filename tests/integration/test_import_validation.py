@@ -13,6 +13,7 @@ from exq_core.cli import main
 from exq_core.errors import FeedError, FeedInvalid
 from exq_core.ingest import import_file, preview_file
 from exq_core.models import FEED_COLUMNS
+from tests.feeds import ROUTINE
 from tests.ingest_support import list_imports
 from tests.feeds import ROUTINE, snapshot, write_feed
 
@@ -374,3 +375,23 @@ def test_errors_name_the_right_lines_in_a_file_read_on_several_threads(store, tm
     report = refused(store, path)
     assert [(e.line, e.column, e.value) for e in report.errors] == [
         (7, "order_total", "12,50"), (54_323, "risk_score", "high")]
+
+
+@pytest.mark.parametrize("before, after", [("", "\t"), ("", "\n"), ("", "\r\n"), ("", "\x0b"), ("", "\x0c"),
+                                           ("\t", "\t"), (" ", " \n")])
+def test_every_value_written_with_white_space_around_it_is_stored_as_the_value(store, feed, before, after):
+    # the trim that decided whether a value needed trimming looked for a trailing space only: "EUR\t" passed
+    # its check and was stored with the tab, a message kept its trailing line break, and "…10:00:00Z\t"
+    # was refused as a date-time
+    decorated = {column: f"{before}{value}{after}" for column, value in ROUTINE.items()}
+    result = import_file(store, feed([{"order_id": "PLAIN"}, {**decorated, "order_id": "SPACED",
+                                                               "customer_message": f"{before}hello{after}"}]))
+    assert (result.rows, result.orders_new, result.rejected) == (2, 2, 0)
+    with store.read() as cur:
+        cur.execute("SELECT * FROM orders ORDER BY order_id")
+        names = [d[0] for d in cur.description]
+        plain, spaced = (dict(zip(names, row)) for row in cur.fetchall())
+    assert plain["order_id"] == "PLAIN" and spaced["customer_message"] == "hello"
+    columns = [c for c in FEED_COLUMNS if c in names and c not in ("order_id", "customer_message")]
+    assert len(columns) > 20
+    assert {c: spaced[c] for c in columns} == {c: plain[c] for c in columns}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from contextlib import asynccontextmanager
 
 import streamlit as st
@@ -68,9 +69,25 @@ def _with_body(handler):
     return endpoint
 
 
+def warm_up() -> None:
+    """What the first visit after a start would otherwise wait for: the pages' libraries (Altair alone takes
+    0.4 s to import here) and the database pages the Overview reads. Best effort, off the server's loop."""
+    try:
+        import altair  # noqa: F401
+        import ui.bulk, ui.charts, ui.review  # noqa: F401,E401
+        from exq_core import queries
+        from exq_core.store import utcnow
+        from ui.common import get_store
+        with get_store().read() as cur:
+            queries.overview(cur, utcnow())
+    except Exception as err:         # a held or missing database: the first page says so
+        log.info("warm-up skipped: %s", err)
+
+
 @asynccontextmanager
 async def lifespan(app):
     os.umask(0o077)
+    threading.Thread(target=warm_up, name="exq-warm-up", daemon=True).start()
     try:
         from ui.inbox import get_inbox_watcher
         get_inbox_watcher()          # its thread opens the store, and waits if another process holds it

@@ -23,6 +23,7 @@ NOTICE = "sign_in_notice"
 SOURCE = "sign_in_source"          # "password" or "oidc"
 SESSION = "sign_in_session"        # the session id this browser session resumes
 COOKIE_TODO = "sign_in_cookie"     # {"action": "set" | "clear", "token", "since"}: for the cookie component
+REFUSED = "sign_in_refused"        # why the last sign-in was refused, for the form to show
 
 _COOKIE_JS = """
 export default function(component) {
@@ -189,7 +190,24 @@ def gate() -> Actor | None:
             return _begin(auth.sign_in_external(store, dict(st.user.to_dict())), "oidc")
         except auth.SignInRefused as err:
             st.session_state[NOTICE] = str(err)
-    return None
+    return _submitted()
+
+
+def _submitted() -> Actor | None:
+    """The sign-in form's submission, checked before anything is drawn: signed in, this same run goes on to
+    the page asked for (no second run, and no sign-in form drawn only to be replaced); refused, the form
+    says why."""
+    if not st.session_state.get("sign_in_submit"):
+        return None
+    username = st.session_state.get("sign_in_username") or ""
+    # The browser clears the form (clear_on_submit); drop the server's copy of the password too.
+    password = st.session_state.pop("sign_in_password", None) or ""
+    try:
+        actor = auth.sign_in(get_store(), username, password, address=_address())
+    except auth.SignInRefused as err:
+        st.session_state[REFUSED] = str(err)
+        return None
+    return _begin(actor, "password")
 
 
 def _cookie() -> str | None:
@@ -223,20 +241,13 @@ def sign_in_form() -> None:
         if notice:
             st.info(notice)
         with st.form("sign_in", clear_on_submit=True, enter_to_submit=True):
-            username = st.text_input("Username", key="sign_in_username", autocomplete="username", max_chars=100)
-            password = st.text_input("Password", type="password", key="sign_in_password",
-                                     autocomplete="current-password", max_chars=200)
-            submitted = st.form_submit_button("Sign in", type="primary", key="sign_in_submit")
-        if submitted:
-            # The browser clears the form (clear_on_submit); drop the server's copy of the password too.
-            st.session_state.pop("sign_in_password", None)
-            try:
-                actor = auth.sign_in(get_store(), username, password, address=_address())
-            except auth.SignInRefused as err:
-                st.error(str(err))
-            else:
-                _begin(actor, "password")
-                st.rerun()
+            st.text_input("Username", key="sign_in_username", autocomplete="username", max_chars=100)
+            st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password",
+                          max_chars=200)
+            st.form_submit_button("Sign in", type="primary", key="sign_in_submit")   # handled by gate()
+        refused = st.session_state.pop(REFUSED, None)
+        if refused:
+            st.error(refused)
         preload_overview()
         providers = oidc_providers()
         if providers is not None:

@@ -65,7 +65,8 @@ def test_wrong_password_is_refused(app_env):
     at = _sign_in(app_test(), "maria", "not-the-password")
     assert [e.value for e in at.error] == [auth.WRONG_CREDENTIALS]
     assert "actor" not in at.session_state
-    assert "sign_in_password" not in at.session_state     # the server keeps no copy of the password
+    # the server keeps no copy of the password: the form drawn again holds an empty one
+    assert "sign_in_password" not in at.session_state or at.session_state["sign_in_password"] == ""
     assert len(at.metric) == 0
 
 
@@ -254,3 +255,11 @@ def test_the_overviews_code_is_found_in_this_streamlit():
     stems = {name.split(".", 1)[0] for name in _chunk_names()}
     for stem in ("Metric", "ArrowVegaLiteChart", "loadVegaEmbed", "embed", "vega-interpreter", "Table", "PageLink"):
         assert stem in stems, stem
+
+
+def test_a_refused_sign_in_then_the_right_password_signs_in(app_env):
+    at = _sign_in(app_test(), "sam", "not-the-password")
+    assert [e.value for e in at.error] == [auth.WRONG_CREDENTIALS]
+    at = _sign_in(at, "sam", TEST_PASSWORD)
+    assert at.session_state["actor"].username == "sam"
+    assert not at.error and len(at.metric) == 5           # the Overview

@@ -70,10 +70,12 @@ def _with_body(handler):
 
 
 def warm_up() -> None:
-    """What the first visit after a start would otherwise wait for: the pages' libraries (Altair alone takes
-    0.4 s to import here) and the database pages the Overview reads. Best effort, off the server's loop."""
+    """What the first visit after a start would otherwise wait for: the pages' libraries (Altair takes 0.4 s
+    to import here; Streamlit's emoji table, read for the page icon, compiles a regular expression of every
+    emoji) and the database pages the Overview reads. Best effort, off the server's loop."""
     try:
         import altair  # noqa: F401
+        import streamlit.emojis, streamlit.material_icon_names  # noqa: F401,E401
         import ui.bulk, ui.charts, ui.review  # noqa: F401,E401
         from exq_core import queries
         from exq_core.store import utcnow

@@ -139,6 +139,26 @@ def test_money_is_exact_end_to_end(store, feed):
         assert cur.execute("SELECT order_id FROM cases").fetchall() == [("B",)]
 
 
+def test_money_written_as_a_json_number_is_exact(store, tmp_path):
+    # a JSON number was read as a double: 123456789012345.125 was stored as …120, 99999999999999.999 as 10^14
+    path = tmp_path / "orders.jsonl"
+    path.write_text("".join(f'{{"order_id": "{oid}", "placed_at": "2026-11-27T08:00:00Z", "order_total": {total}}}\n'
+                            for oid, total in (("A", "123456789012345.125"), ("B", "99999999999999.999"),
+                                               ("C", "0.1"), ("D", "12.50"))))
+    load(store, path)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, order_total FROM orders ORDER BY 1").fetchall() == [
+            ("A", Decimal("123456789012345.125")), ("B", Decimal("99999999999999.999")), ("C", Decimal("0.1")),
+            ("D", Decimal("12.5"))]
+    path.write_text('{"order_id": "E", "placed_at": "2026-11-27T08:00:00Z", "order_total": 1E+2}\n'
+                    '{"order_id": "F", "placed_at": "2026-11-27T08:00:00Z", "order_total": 0.12345678901234567}\n')
+    with pytest.raises(FeedInvalid) as info:
+        load(store, path)
+    assert [(e.value, e.reason) for e in info.value.report.errors] == [
+        ("1E+2", "not a decimal number (use . for decimals, no thousands separators)"),
+        ("0.12345678901234567", "more than 3 decimal places")]
+
+
 def test_hostile_text_is_stored_as_data(store, feed):
     evil = "<script>alert('x')</script>\"; DROP TABLE orders; -- ' OR 1=1 {{7*7}} \u202e"
     load(store, feed([{"order_id": "A'; DROP TABLE cases; --", "customer_message": evil, "ship_name": evil,

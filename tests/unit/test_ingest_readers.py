@@ -99,3 +99,32 @@ def test_the_delimiter_comes_from_the_header_line(tmp_path, header, delim):
     path = tmp_path / "h.csv"
     path.write_text(header + "\n1\n")
     assert header_delimiter(path, "utf-8") == delim
+
+
+# -- JSON: every value reaches validation as the text the file wrote --------------------------------------
+
+def _read_json(tmp_path, text: str, name: str = "orders.jsonl") -> list[tuple]:
+    import duckdb
+    from exq_core.ingest.readers import read_jsonl
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    cur = duckdb.connect()
+    read_jsonl(cur, path, {})
+    return cur.execute("SELECT order_id, order_total, customer_message, items_ordered FROM raw ORDER BY line").fetchall()
+
+
+def test_a_json_number_keeps_the_digits_it_was_written_with(tmp_path):
+    # DuckDB's JSON functions read a number as a double: 123456789012345.125 was 123456789012345.12
+    numbers = ["123456789012345.125", "99999999999999.999", "12.50", "1E+2", "-0.0", "12345678901234567890123",
+               "0.1", "7", "-0", "-12345678901234567890123"]
+    lines = "".join(f'{{"order_id": "A{i}", "placed_at": "2026-01-01", "order_total": {n}, "items_ordered": {n}}}\n'
+                    for i, n in enumerate(numbers))
+    assert [(t, i) for _, t, _, i in _read_json(tmp_path, lines)] == [(n, n) for n in numbers]
+
+
+def test_digits_inside_json_text_are_left_alone(tmp_path):
+    message = 'at 10:30, 2 boxes; "12.50" -1 [3] {"a": 1e5} \\u0031 \\\\ 7'
+    import json
+    line = json.dumps({"order_id": "1:2,3", "placed_at": "2026-01-01", "order_total": "-0.5",
+                       "customer_message": message, "x": [1, 2.50, {"y": -3e-2}], "12": 12.0}) + "\n"
+    assert _read_json(tmp_path, line) == [("1:2,3", "-0.5", json.loads(json.dumps(message)), None)]

@@ -334,52 +334,57 @@ def load_parquet(cur, path: Path, limit: int | None = None) -> str:
 
 @register("jsonl")
 def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
-    """JSON lines, one object per line. A line that is not a JSON object is named by its line number and is
-    an invalid row like any other (skippable with --skip-invalid); blank lines are skipped. A file that is
-    one JSON array of objects is read too."""
+    """JSON lines (one object per line) or a file that is one JSON array of objects, read the same way: each
+    object is a row, named by its line or by its place in the array. A value reaches validation as the file
+    wrote it: no type is guessed across objects, and a number keeps its digits. A line or an element that is
+    not a JSON object is an invalid row like any other (skippable with --skip-invalid); blank lines are
+    skipped."""
     check_text_file(path)
-    if _json_layout(path) == "array":
-        return _finish(cur, load_jsonl(cur, path), line_offset=1, line_label="object", kind="jsonl")
-    load_lines(cur, path)
-    keys = [r[0] for r in cur.execute(
-        "SELECT DISTINCT unnest(json_keys(j)) FROM json_lines WHERE ok ORDER BY 1").fetchall()]
+    unit = load_json(cur, path)
+    keys = json_keys_in_order(cur)
     by_key: dict[str, str] = {}
     for key in keys:
-        by_key.setdefault(key.strip().lower().replace(" ", "_"), key)
+        by_key.setdefault(field_key(key), key)
     if not any(c in by_key for c in REQUIRED_COLUMNS) and not cur.execute(
             "SELECT count(*) FROM json_lines WHERE ok").fetchone()[0]:
-        raise FeedError("no line of the file is a JSON object: is it JSON lines (one object per line)?")
+        raise FeedError(f"no {unit} of the file is a JSON object: is it JSON lines (one object per line) or a "
+                        "JSON array of objects?")
     missing = [c for c in REQUIRED_COLUMNS if c not in by_key]
     if missing:
+        shown = sorted(keys)
         raise FeedError(f"missing required field(s): {', '.join(missing)} (the objects have: "
-                        f"{', '.join(keys[:12])}{' …' if len(keys) > 12 else ''}). Map them with a column "
+                        f"{', '.join(shown[:12])}{' …' if len(shown) > 12 else ''}). Map them with a column "
                         "mapping: python -m exq_core mapping suggest FILE, or the mapping step on the Import page.")
-    unknown = [k for k in keys if k.strip().lower().replace(" ", "_") not in FEED_COLUMNS]
+    unknown = sorted(k for k in keys if field_key(k) not in FEED_COLUMNS)
     warnings = [f"ignored unknown field(s): {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else "")] \
         if unknown else []
     # a valid line has its fields read as written (a JSON number keeps its digits, true/false stay words);
-    # a broken line keeps only its line number, and its one error says why. All fields come from one parse
-    # of the line (one `->>` per field parsed it 27 times: 25 s of a million-line import).
+    # a broken line keeps only its line number, and its one error says why
     paths = [c for c in FEED_COLUMNS if c in by_key]
     fields = [f"v[{paths.index(c) + 1}] AS {c}" if c in by_key else f"NULL::VARCHAR AS {c}" for c in FEED_COLUMNS]
-    values = f"json_extract_string({numbers_as_text('j')}, [{', '.join(literal_key(by_key[c]) for c in paths)}])"
     cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT line, {', '.join(fields)} FROM "
-                f"(SELECT line, CASE WHEN ok THEN {values} END AS v FROM json_lines "
-                "WHERE j IS NOT NULL AND (ok OR trim(j) <> ''))")
-    cur.execute("""CREATE OR REPLACE TEMP TABLE json_errors AS
-        SELECT line, 'line' AS column_name, left(j, 120) AS value,
-               CASE WHEN json_valid(j) THEN 'not a JSON object (one object per line)'
+                f"(SELECT line, CASE WHEN ok THEN {json_values('j', [by_key[c] for c in paths])} END AS v "
+                f"FROM json_lines WHERE {NOT_BLANK_LINE})")
+    what = "one object per line" if unit == "line" else "each element of the array must be one"
+    cur.execute(f"""CREATE OR REPLACE TEMP TABLE json_errors AS
+        SELECT line, {literal(unit)} AS column_name, left(j, 120) AS value,
+               CASE WHEN json_valid(j) THEN {literal(f"not a JSON object ({what})")}
                     ELSE 'not valid JSON: the line is broken (a missing quote, brace or comma?)' END AS reason,
                line AS row_line
-        FROM json_lines WHERE j IS NOT NULL AND trim(j) <> '' AND NOT ok""")
-    cur.execute("CREATE OR REPLACE TEMP TABLE original AS SELECT line, j AS exq_json FROM json_lines "
-                "WHERE j IS NOT NULL AND trim(j) <> ''")
+        FROM json_lines WHERE {NOT_BLANK_LINE} AND NOT ok""")
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE original AS SELECT line, j AS exq_json FROM json_lines "
+                f"WHERE {NOT_BLANK_LINE}")
     cur.execute("DROP TABLE json_lines")
     rows = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
     if rows == 0:
-        raise FeedError("the file has no JSON lines")
-    return RawFeed("raw", rows, warnings, "line", errors="json_errors", original="original",
+        raise FeedError("the file has no JSON lines" if unit == "line" else "the JSON array is empty")
+    return RawFeed("raw", rows, warnings, unit, errors="json_errors", original="original",
                    header=["exq_json"], kind="jsonl", present=frozenset(c for c in FEED_COLUMNS if c in by_key))
+
+
+def field_key(name: str) -> str:
+    """The feed field a column or a key names: case and surrounding spaces ignored, inner spaces as '_'."""
+    return name.strip().lower().replace(" ", "_")
 
 
 # DuckDB's JSON functions read a number as a double: 123456789012345.125 became 123456789012345.12 and
@@ -414,38 +419,88 @@ def literal_key(key: str) -> str:
     return literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
+def json_values(j: str, keys: list[str]) -> str:
+    """SQL: the values of top-level `keys` of the JSON object `j`, as written (a list of text), in one parse
+    of the object (one `->>` per field parsed a line 27 times: 25 s of a million-line import)."""
+    return f"json_extract_string({numbers_as_text(j)}, [{', '.join(literal_key(k) for k in keys)}])"
+
+
+def json_keys_in_order(cur) -> list[str]:
+    """The keys of the objects in json_lines, in the order the file first writes them."""
+    return [r[0] for r in cur.execute("""
+        SELECT key FROM (SELECT unnest(keys) AS key, unnest(range(len(keys))) AS pos, first_line
+                         FROM (SELECT json_keys(j) AS keys, min(line) AS first_line FROM json_lines WHERE ok
+                               GROUP BY 1))
+        GROUP BY key ORDER BY min(first_line), arg_min(pos, first_line)""").fetchall()]
+
+
+# a blank line of JSON lines is no row; json_lines holds no blank element of an array
+NOT_BLANK_LINE = "j IS NOT NULL AND (ok OR trim(j) <> '')"
+
+
 def _json_layout(path: Path) -> str:
-    with open(path, "rb") as fh:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
         return "array" if fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else "lines"
 
 
-def load_lines(cur, path: Path) -> None:
-    """Each line of a text file into temp table json_lines (line, j, ok): ok when it is a JSON object."""
-    try:
-        load_from_file(cur, """CREATE OR REPLACE TEMP TABLE json_lines_raw AS
-            SELECT j FROM read_csv($path, columns = {'j': 'VARCHAR'}, header = false, delim = '\x01',
-                                   quote = '', escape = '', auto_detect = false, strict_mode = false,
-                                   max_line_size = $max_line_size, encoding = 'utf-8')""",
-                       {"path": str(path), "max_line_size": MAX_LINE})
-    except duckdb.Error as err:
-        raise FeedError(explain_csv_error(err, "utf-8").replace("as CSV", "as JSON lines")) from None
+def load_json(cur, path: Path, limit: int | None = None) -> str:
+    """The objects of a JSON file into temp table json_lines (line, j, ok), each as the file wrote it: the
+    lines of JSON lines, or the elements of a JSON array (`line` is then the place in the array); ok when it
+    is a JSON object. Returns what `line` counts: "line" or "object".
+
+    An array is split into its elements, not read as a table: read_json guesses one type per key across
+    the objects, and then quoted "Anna" beside a number 12.5, turned order id 1 into 1.0, 12345678901234567
+    into 1.2345678901234568e+16 and a time with an offset into another zone."""
+    sample = f" LIMIT {int(limit)}" if limit else ""
+    if _json_layout(path) == "array":
+        try:
+            load_from_file(cur, "CREATE OR REPLACE TEMP TABLE json_lines_raw AS SELECT CAST(json AS VARCHAR) AS j "
+                           "FROM read_json_objects($path, format = 'array', maximum_object_size = $max_line_size)"
+                           + sample, {"path": str(path), "max_line_size": MAX_LINE})
+        except duckdb.Error as err:
+            raise FeedError(f"cannot read the file as a JSON array of objects: "
+                            f"{str(err).splitlines()[0][:300]}") from None
+        unit = "object"
+    else:
+        try:
+            load_from_file(cur, """CREATE OR REPLACE TEMP TABLE json_lines_raw AS
+                SELECT j FROM read_csv($path, columns = {'j': 'VARCHAR'}, header = false, delim = '\x01',
+                                       quote = '', escape = '', auto_detect = false, strict_mode = false,
+                                       max_line_size = $max_line_size, encoding = 'utf-8')""" + sample,
+                           {"path": str(path), "max_line_size": MAX_LINE})
+        except duckdb.Error as err:
+            raise FeedError(explain_csv_error(err, "utf-8").replace("as CSV", "as JSON lines")) from None
+        unit = "line"
     cur.execute("""CREATE OR REPLACE TEMP TABLE json_lines AS
         SELECT rowid - (SELECT min(rowid) FROM json_lines_raw) + 1 AS line, j,
                coalesce(json_valid(j) AND json_type(CASE WHEN json_valid(j) THEN j END) = 'OBJECT', false) AS ok
         FROM json_lines_raw""")
     cur.execute("DROP TABLE json_lines_raw")
+    return unit
 
 
 def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
-    """Load JSON lines (or a JSON array of objects) into temp table `loaded`."""
+    """JSON lines or a JSON array of objects into temp table `loaded` for a column mapping: a text column per
+    key, in the order the objects first write them, each value as the file wrote it (as read_jsonl reads it)."""
     check_text_file(path)
-    layout = "array" if _json_layout(path) == "array" else "newline_delimited"
-    try:
-        load_from_file(cur, "CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_json($path, "
-                       f"format = '{layout}', records = true, union_by_name = true, "
-                       "maximum_object_size = 16777216, sample_size = -1)" + (f" LIMIT {int(limit)}" if limit else ""),
-                       {"path": str(path)})
-    except duckdb.Error as err:
-        raise FeedError(f"cannot read the file as JSON lines (one object per line): "
-                        f"{str(err).splitlines()[0][:300]}") from None
+    unit = load_json(cur, path, limit)
+    broken = cur.execute(f"SELECT line, json_valid(j) FROM json_lines WHERE {NOT_BLANK_LINE} AND NOT ok "
+                         "ORDER BY line LIMIT 1").fetchone()
+    if broken:
+        raise FeedError(f"{unit} {broken[0]} of the file is " + ("not a JSON object" if broken[1] else
+                        "not valid JSON (a missing quote, brace or comma?)") + ": a mapped file is read whole")
+    keys = json_keys_in_order(cur)
+    if not keys:
+        raise FeedError(f"no {unit} of the file is a JSON object with fields")
+    by_lower: dict[str, str] = {}
+    for key in keys:       # a table's column names ignore case
+        if by_lower.setdefault(key.lower(), key) != key:
+            raise FeedError(f"the objects have both \"{by_lower[key.lower()]}\" and \"{key}\": keys that differ "
+                            "only in case cannot be told apart as columns; keep one spelling")
+    columns = ", ".join(f"v[{i + 1}] AS {ident(k)}" for i, k in enumerate(keys))
+    with file_order():
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT {columns} FROM (SELECT line, "
+                    f"{json_values('j', keys)} AS v FROM json_lines WHERE ok ORDER BY line)")
+    cur.execute("DROP TABLE json_lines")
     return "loaded"

@@ -159,6 +159,45 @@ def test_money_written_as_a_json_number_is_exact(store, tmp_path):
         ("0.12345678901234567", "more than 3 decimal places")]
 
 
+def test_the_same_objects_as_json_lines_and_as_a_json_array_import_the_same(store, tmp_path):
+    # read_json guessed one type per key across a JSON array's objects: "Anna" beside a number was stored as
+    # '"Anna"', ids 1 and 2.5 as '1.0' and '2.5', a text time converted to another zone, 88 items as 88.0
+    at = '"placed_at": "2026-11-27T08:00:00Z", '
+    objects = [
+        at + '"order_id": 1, "order_total": "12.50", "ship_name": "Anna", "items_ordered": 88, '
+             '"customer_message": "line\\nbreak \\"q\\""',
+        at + '"order_id": 2.5, "ship_name": 12.5, "items_ordered": 3.0, "order_total": 7',
+        at + '"order_id": 12345678901234567, "ship_name": null, "order_total": 123456789012345.125',
+        '"placed_at": "2026-11-27T09:30:00+05:30", "order_id": "0012", "order_total": 12.50, '
+        '"customer_message": "2026-11-28 10:00", "ship_postal_code": "01067", "address_verified": true',
+        at + '"order_id": "A5", "order_total": "12.50", "customer_message": 12, "ship_postal_code": 1067, '
+             '"address_verified": "no"',
+    ]
+    lines, array = tmp_path / "orders.jsonl", tmp_path / "orders.json"
+    lines.write_text("".join("{" + o + "}\n" for o in objects))
+    array.write_text("[\n  {" + "},\n  {".join(objects) + "}\n]\n")
+
+    def imported(path, source):
+        result = load(store, path, source=source, skip_invalid=True)
+        with store.read() as cur:
+            orders = cur.execute("SELECT order_id, placed_at, order_total, items_ordered, ship_name, ship_postal_code, "
+                                 "customer_message, address_verified FROM orders WHERE source = ? ORDER BY 1",
+                                 [source]).fetchall()
+            rejects = cur.execute("SELECT line, column_name, value, reason FROM rejects WHERE import_id = ? "
+                                  "ORDER BY 1, 2", [result.import_id]).fetchall()
+        return orders, rejects
+
+    orders, rejects = imported(lines, "lines")
+    assert imported(array, "array") == (orders, rejects)
+    assert orders == [
+        ("0012", datetime(2026, 11, 27, 4, 0), Decimal("12.50"), None, None, "01067", "2026-11-28 10:00", True),
+        ("1", datetime(2026, 11, 27, 8, 0), Decimal("12.50"), 88, "Anna", None, 'line\nbreak "q"', None),
+        ("12345678901234567", datetime(2026, 11, 27, 8, 0), Decimal("123456789012345.125"), None, None, None, None,
+         None),
+        ("A5", datetime(2026, 11, 27, 8, 0), Decimal("12.50"), None, None, "1067", "12", False)]
+    assert rejects == [(2, "items_ordered", "3.0", "not a whole number")]
+
+
 def test_hostile_text_is_stored_as_data(store, feed):
     evil = "<script>alert('x')</script>\"; DROP TABLE orders; -- ' OR 1=1 {{7*7}} \u202e"
     load(store, feed([{"order_id": "A'; DROP TABLE cases; --", "customer_message": evil, "ship_name": evil,

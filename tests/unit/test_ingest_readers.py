@@ -110,7 +110,8 @@ def _read_json(tmp_path, text: str, name: str = "orders.jsonl") -> list[tuple]:
     path.write_text(text, encoding="utf-8")
     cur = duckdb.connect()
     read_jsonl(cur, path, {})
-    return cur.execute("SELECT order_id, order_total, customer_message, items_ordered FROM raw ORDER BY line").fetchall()
+    return cur.execute("SELECT order_id, order_total, customer_message, items_ordered FROM raw ORDER BY line"
+                       ).fetchall()
 
 
 def test_a_json_number_keeps_the_digits_it_was_written_with(tmp_path):

@@ -158,7 +158,8 @@ def preview_file(store: Store, path: str | Path, *, fmt: str = "auto", options: 
 
 WORK_TABLES = ("raw", "row_errors", "loaded", "original", "superseded", "batch", "applied", "dup_rows",
                "dup_newest", "dup_top", "json_lines", "json_lines_raw", "mapped_src", "mapped_errors",
-               "shop_errors", "json_errors", "shop_lines", "shop_orders", "shop_heads")
+               "shop_errors", "json_errors", "json_shapes", "json_clashes", "shop_lines", "shop_orders",
+               "shop_heads")
 
 
 def _drop_work(cur) -> None:

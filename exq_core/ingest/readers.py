@@ -145,27 +145,49 @@ def load_from_file(cur, sql: str, params: dict) -> None:
         cur.execute(sql, params)
 
 
-def normalise_columns(cur, table: str, renames: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
-    """Map the file's columns onto feed columns (case and spaces ignored).
-    Returns (select expressions for FEED_COLUMNS, warnings)."""
+def normalise_columns(cur, table: str, renames: dict[str, str] | None = None,
+                      written: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Map the file's columns onto feed columns (case and spaces ignored). `written`: the column names as the
+    file writes them, when DuckDB's differ. Returns (select expressions for FEED_COLUMNS, warnings)."""
     names = [r[0] for r in cur.execute(f"DESCRIBE {table}").fetchall()]
+
+    def key(name: str) -> str:
+        return (renames or {}).get(name) or field_key(name)
+    refuse_one_field_twice(written or names, key)
     by_key: dict[str, str] = {}
     for name in names:
-        key = (renames or {}).get(name) or name.strip().lower().replace(" ", "_")
-        by_key.setdefault(key, name)
+        by_key.setdefault(key(name), name)
     missing = [c for c in REQUIRED_COLUMNS if c not in by_key]
     if missing:
         found = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
         raise FeedError(f"missing required column(s): {', '.join(missing)} (the file has: {found}). If it is "
                         "another layout, map its columns: python -m exq_core mapping suggest FILE (then import "
                         "with --mapping), or the mapping step on the Import page.")
-    unknown = [n for n in names if ((renames or {}).get(n) or n.strip().lower().replace(" ", "_"))
-               not in FEED_COLUMNS and n != "line"]
+    unknown = [n for n in names if key(n) not in FEED_COLUMNS and n != "line"]
     warnings = [f"ignored unknown column(s): {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else "")] \
         if unknown else []
     exprs = [f"CAST({ident(by_key[c])} AS VARCHAR) AS {c}" if c in by_key else f"NULL::VARCHAR AS {c}"
              for c in FEED_COLUMNS]
     return exprs, warnings
+
+
+def field_key(name: str) -> str:
+    """The feed field a column or a key names: case and surrounding spaces ignored, inner spaces as '_'."""
+    return name.strip().lower().replace(" ", "_")
+
+
+def refuse_one_field_twice(names: list[str], key: Callable[[str], str] = field_key) -> None:
+    """Two columns of one field (order_total and Order Total) are an error: which one the file means is not
+    ours to guess (the first of them was read, and the other ignored without a word)."""
+    by_field: dict[str, list[str]] = {}
+    for name in names:
+        if key(name) in FEED_COLUMNS:
+            by_field.setdefault(key(name), []).append(name)
+    twice = {field: found for field, found in by_field.items() if len(found) > 1}
+    if twice:
+        raise FeedError("; ".join(f"the columns {' and '.join(repr(n) for n in found)} are both {field}"
+                                  for field, found in twice.items())
+                        + " (case and spaces in names are ignored): keep one column for each field")
 
 
 def drop_table_or_view(cur, name: str) -> None:
@@ -178,8 +200,9 @@ def drop_table_or_view(cur, name: str) -> None:
             pass
 
 
-def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line", kind: str = "csv") -> RawFeed:
-    exprs, warnings = normalise_columns(cur, loaded, renames)
+def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line", kind: str = "csv",
+            written: list[str] | None = None) -> RawFeed:
+    exprs, warnings = normalise_columns(cur, loaded, renames, written)
     # rowids of a fresh temp table follow insertion (= file) order but do not start at 0
     line = f"rowid - (SELECT min(rowid) FROM {loaded}) + {line_offset}"
     types = {name: typ for name, typ, *_ in cur.execute(f"DESCRIBE {loaded}").fetchall()}
@@ -234,13 +257,9 @@ def readable_by_duckdb(path: Path, encoding: str) -> Iterator[tuple[Path, str]]:
 
 def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None, limit: int | None = None) -> str:
     """Load a CSV as all-text into temp table `loaded`, with clear errors for the usual breakages."""
-    enc = check_text_file(path, normalise_encoding(encoding))
+    enc, delim = csv_dialect(path, encoding, delim)
     options = {"header": True, "skip": 0, "all_varchar": True, "encoding": enc, "strict_mode": True,
-               "max_line_size": MAX_LINE, "comment": NO_COMMENT, "quote": QUOTE}
-    # Fix the delimiter from the header line: left to guess, DuckDB's sniffer meets a ragged row by
-    # choosing another delimiter or no header, and the person then reads "missing required columns"
-    # instead of the line that has too many or too few fields.
-    options["delim"] = delim or header_delimiter(path, enc)
+               "max_line_size": MAX_LINE, "comment": NO_COMMENT, "quote": QUOTE, "delim": delim}
     opts = ", ".join(f"{k} = ${k}" for k in options)
     try:
         with readable_by_duckdb(path, enc) as (source, source_encoding):
@@ -255,6 +274,27 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None,
                             f"line's delimiters and quotes (the file uses {options['delim']!r}).") from None
         raise FeedError(explain_csv_error(err, enc)) from None
     return "loaded"
+
+
+def csv_dialect(path: Path, encoding: str, delim: str | None) -> tuple[str, str]:
+    """(encoding, delimiter) a CSV is read with. The delimiter comes from the header line: left to guess,
+    DuckDB's sniffer meets a ragged row by choosing another delimiter or no header, and the person then reads
+    "missing required columns" instead of the line that has too many or too few fields."""
+    enc = check_text_file(path, normalise_encoding(encoding))
+    return enc, delim or header_delimiter(path, enc)
+
+
+def csv_header(path: Path, encoding: str, delim: str) -> list[str] | None:
+    """The header's names as the file writes them. DuckDB renames the second of two names that differ only in
+    case (order_total, Order_Total -> Order_Total_1), and its first was read as the field."""
+    import csv
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    codec = {"utf-8": "utf-8-sig", "latin-1": "cp1252"}.get(encoding, encoding)
+    try:
+        with opener(path, "rt", newline="", encoding=codec, errors="exq-latin-1") as fh:
+            return next(csv.reader(fh, delimiter=delim), None)
+    except (csv.Error, UnicodeError, OSError):
+        return None
 
 
 def ragged_record(path: Path, encoding: str, delim: str) -> tuple[int, int, int] | None:
@@ -313,12 +353,32 @@ def explain_csv_error(err: Exception, encoding: str) -> str:
 @register("csv")
 def read_csv(cur, path: Path, options: dict) -> RawFeed:
     loaded = load_csv(cur, path, options.get("encoding") or "utf-8", options.get("delimiter"))
-    return _finish(cur, loaded, line_offset=2)
+    return _finish(cur, loaded, line_offset=2,
+                   written=csv_header(path, *csv_dialect(path, options.get("encoding") or "utf-8",
+                                                         options.get("delimiter"))))
 
 
 @register("parquet")
 def read_parquet(cur, path: Path, options: dict) -> RawFeed:
-    return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row", kind="parquet")
+    return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row", kind="parquet",
+                   written=parquet_names(cur, path))
+
+
+def parquet_names(cur, path: Path) -> list[str]:
+    """The file's top-level column names as it writes them (DuckDB renames one of two that differ only in
+    case). parquet_schema lists the schema depth first: the root, then each column with its nested fields."""
+    rows = cur.execute("SELECT name, num_children FROM parquet_schema($path)", {"path": str(path)}).fetchall()
+
+    def after(i: int) -> int:          # the index after column i and its nested fields
+        end = i + 1
+        for _ in range(rows[i][1] or 0):
+            end = after(end)
+        return end
+    names, i = [], 1
+    while i < len(rows):
+        names.append(rows[i][0])
+        i = after(i)
+    return names
 
 
 def load_parquet(cur, path: Path, limit: int | None = None) -> str:
@@ -342,14 +402,17 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
     check_text_file(path)
     unit = load_json(cur, path)
     keys = json_keys_in_order(cur)
-    by_key: dict[str, str] = {}
+    # Objects may spell a field differently (customer_message in one, "Customer Message" in another): each
+    # object's own spelling is read. One object with two keys of one field is an invalid row.
+    spellings: dict[str, list[str]] = {}
     for key in keys:
-        by_key.setdefault(field_key(key), key)
-    if not any(c in by_key for c in REQUIRED_COLUMNS) and not cur.execute(
+        if field_key(key) in FEED_COLUMNS:
+            spellings.setdefault(field_key(key), []).append(key)
+    if not any(c in spellings for c in REQUIRED_COLUMNS) and not cur.execute(
             "SELECT count(*) FROM json_lines WHERE ok").fetchone()[0]:
         raise FeedError(f"no {unit} of the file is a JSON object: is it JSON lines (one object per line) or a "
                         "JSON array of objects?")
-    missing = [c for c in REQUIRED_COLUMNS if c not in by_key]
+    missing = [c for c in REQUIRED_COLUMNS if c not in spellings]
     if missing:
         shown = sorted(keys)
         raise FeedError(f"missing required field(s): {', '.join(missing)} (the objects have: "
@@ -360,10 +423,12 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
         if unknown else []
     # a valid line has its fields read as written (a JSON number keeps its digits, true/false stay words);
     # a broken line keeps only its line number, and its one error says why
-    paths = [c for c in FEED_COLUMNS if c in by_key]
-    fields = [f"v[{paths.index(c) + 1}] AS {c}" if c in by_key else f"NULL::VARCHAR AS {c}" for c in FEED_COLUMNS]
+    paths = [k for c in FEED_COLUMNS for k in spellings.get(c, [])]
+    values = {c: [f"v[{paths.index(k) + 1}]" for k in spellings.get(c, [])] for c in FEED_COLUMNS}
+    fields = [(f"coalesce({', '.join(v)})" if len(v) > 1 else v[0] if v else "NULL::VARCHAR") + f" AS {c}"
+              for c, v in values.items()]
     cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT line, {', '.join(fields)} FROM "
-                f"(SELECT line, CASE WHEN ok THEN {json_values('j', [by_key[c] for c in paths])} END AS v "
+                f"(SELECT line, CASE WHEN ok THEN {json_values('j', paths)} END AS v "
                 f"FROM json_lines WHERE {NOT_BLANK_LINE})")
     what = "one object per line" if unit == "line" else "each element of the array must be one"
     cur.execute(f"""CREATE OR REPLACE TEMP TABLE json_errors AS
@@ -372,19 +437,40 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
                     ELSE 'not valid JSON: the line is broken (a missing quote, brace or comma?)' END AS reason,
                line AS row_line
         FROM json_lines WHERE {NOT_BLANK_LINE} AND NOT ok""")
+    if one_field_twice_in_an_object(cur, paths):
+        cur.execute("""INSERT INTO json_errors
+            SELECT l.line, c.field, c.names, c.reason, l.line FROM json_lines l
+            JOIN json_clashes c ON json_keys(l.j) = c.keys WHERE l.ok""")
     cur.execute(f"CREATE OR REPLACE TEMP TABLE original AS SELECT line, j AS exq_json FROM json_lines "
                 f"WHERE {NOT_BLANK_LINE}")
-    cur.execute("DROP TABLE json_lines")
+    for table in ("json_lines", "json_shapes", "json_clashes"):
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
     rows = cur.execute("SELECT count(*) FROM raw").fetchone()[0]
     if rows == 0:
         raise FeedError("the file has no JSON lines" if unit == "line" else "the JSON array is empty")
     return RawFeed("raw", rows, warnings, unit, errors="json_errors", original="original",
-                   header=["exq_json"], kind="jsonl", present=frozenset(c for c in FEED_COLUMNS if c in by_key))
+                   header=["exq_json"], kind="jsonl", present=frozenset(spellings))
 
 
-def field_key(name: str) -> str:
-    """The feed field a column or a key names: case and surrounding spaces ignored, inner spaces as '_'."""
-    return name.strip().lower().replace(" ", "_")
+def one_field_twice_in_an_object(cur, keys: list[str]) -> bool:
+    """Whether an object holds two of `keys` that are one feed field ("order_total" and "Order_Total", or
+    one key written twice: DuckDB reads the first, Python's json the last). The key sets that do go to temp
+    table json_clashes (keys, field, names, reason); json_shapes holds the key sets of the file."""
+    if not keys:
+        return False
+    fields = ", ".join(f"({literal(k)}, {literal(field_key(k))})" for k in dict.fromkeys(keys))
+    found = cur.execute(f"""
+        SELECT keys, field, list(key ORDER BY pos)
+        FROM (SELECT keys, unnest(keys) AS key, unnest(range(len(keys))) AS pos FROM json_shapes)
+        JOIN (VALUES {fields}) f(key, field) USING (key)
+        GROUP BY keys, field HAVING count(*) > 1""").fetchall()
+    cur.execute("CREATE OR REPLACE TEMP TABLE json_clashes (keys VARCHAR[], field VARCHAR, names VARCHAR, "
+                "reason VARCHAR)")
+    for shape, field, names in found:
+        cur.execute("INSERT INTO json_clashes VALUES (?, ?, ?, ?)", [
+            shape, field, ", ".join(f'"{n}"' for n in names),
+            f"{len(names)} keys for {field} in one object (case and spaces in keys are ignored): keep one"])
+    return bool(found)
 
 
 # DuckDB's JSON functions read a number as a double: 123456789012345.125 became 123456789012345.12 and
@@ -426,11 +512,9 @@ def json_values(j: str, keys: list[str]) -> str:
 
 
 def json_keys_in_order(cur) -> list[str]:
-    """The keys of the objects in json_lines, in the order the file first writes them."""
+    """The keys of the objects (json_shapes), in the order the file first writes them."""
     return [r[0] for r in cur.execute("""
-        SELECT key FROM (SELECT unnest(keys) AS key, unnest(range(len(keys))) AS pos, first_line
-                         FROM (SELECT json_keys(j) AS keys, min(line) AS first_line FROM json_lines WHERE ok
-                               GROUP BY 1))
+        SELECT key FROM (SELECT unnest(keys) AS key, unnest(range(len(keys))) AS pos, first_line FROM json_shapes)
         GROUP BY key ORDER BY min(first_line), arg_min(pos, first_line)""").fetchall()]
 
 
@@ -447,7 +531,8 @@ def _json_layout(path: Path) -> str:
 def load_json(cur, path: Path, limit: int | None = None) -> str:
     """The objects of a JSON file into temp table json_lines (line, j, ok), each as the file wrote it: the
     lines of JSON lines, or the elements of a JSON array (`line` is then the place in the array); ok when it
-    is a JSON object. Returns what `line` counts: "line" or "object".
+    is a JSON object. Their key sets into json_shapes (keys, first_line). Returns what `line` counts: "line"
+    or "object".
 
     An array is split into its elements, not read as a table: read_json guesses one type per key across
     the objects, and then quoted "Anna" beside a number 12.5, turned order id 1 into 1.0, 12345678901234567
@@ -477,6 +562,9 @@ def load_json(cur, path: Path, limit: int | None = None) -> str:
                coalesce(json_valid(j) AND json_type(CASE WHEN json_valid(j) THEN j END) = 'OBJECT', false) AS ok
         FROM json_lines_raw""")
     cur.execute("DROP TABLE json_lines_raw")
+    # the key sets of the objects: a file of a million objects has a few
+    cur.execute("""CREATE OR REPLACE TEMP TABLE json_shapes AS
+        SELECT json_keys(j) AS keys, min(line) AS first_line FROM json_lines WHERE ok GROUP BY 1""")
     return unit
 
 
@@ -493,6 +581,11 @@ def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
     keys = json_keys_in_order(cur)
     if not keys:
         raise FeedError(f"no {unit} of the file is a JSON object with fields")
+    twice = cur.execute("SELECT first_line, keys FROM json_shapes WHERE len(keys) <> len(list_distinct(keys)) "
+                        "ORDER BY 1 LIMIT 1").fetchone()
+    if twice:
+        again = next(k for i, k in enumerate(twice[1]) if k in twice[1][:i])
+        raise FeedError(f"{unit} {twice[0]} of the file has the key \"{again}\" twice: keep one")
     by_lower: dict[str, str] = {}
     for key in keys:       # a table's column names ignore case
         if by_lower.setdefault(key.lower(), key) != key:
@@ -502,5 +595,6 @@ def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
     with file_order():
         cur.execute(f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT {columns} FROM (SELECT line, "
                     f"{json_values('j', keys)} AS v FROM json_lines WHERE ok ORDER BY line)")
-    cur.execute("DROP TABLE json_lines")
+    for table in ("json_lines", "json_shapes"):
+        cur.execute(f"DROP TABLE {table}")
     return "loaded"

@@ -254,6 +254,51 @@ def test_unknown_columns_are_ignored_with_a_warning(store, feed):
     assert result.status == "imported" and any("colour" in w for w in result.report.warnings)
 
 
+@pytest.mark.parametrize("header, second", [("order_total,Order Total", "'Order Total'"),
+                                            ("order_total,Order_Total", "'Order_Total'"),
+                                            ("order_total,ORDER_TOTAL", "'ORDER_TOTAL'"),
+                                            ("order_total,order_total", "'order_total'")])
+def test_two_columns_for_one_field_are_refused_naming_both(store, tmp_path, header, second):
+    # the first was read and the second ignored, silently or as an "unknown column" DuckDB had renamed
+    path = tmp_path / "orders.csv"
+    path.write_text(f"order_id,placed_at,{header}\nA1,2026-11-27T08:00:00Z,1,999\n")
+    before = data(store)
+    with pytest.raises(FeedError, match=f"the columns 'order_total' and {second} are both order_total"):
+        load(store, path)
+    assert data(store) == before
+
+
+def test_two_parquet_columns_for_one_field_are_refused(store, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "orders.parquet"
+    columns = {"order_id": ["A1"], "nested": [{"x": 1, "y": {"z": [2]}}], "placed_at": ["2026-11-27T08:00:00Z"],
+               "order_total": ["1"]}
+    pq.write_table(pa.table(columns), path)
+    assert load(store, path).orders_new == 1                  # nested fields are no columns of their own
+    pq.write_table(pa.table(columns | {"Order_Total": ["999"]}), path)
+    with pytest.raises(FeedError, match="'order_total' and 'Order_Total' are both order_total"):
+        load(store, path)
+
+
+def test_json_objects_may_spell_a_field_their_own_way_but_an_object_has_it_once(store, tmp_path):
+    at = '"placed_at": "2026-11-27T08:00:00Z"'
+    path = tmp_path / "orders.jsonl"
+    path.write_text(f'{{"order_id": "A1", {at}, "order_total": "1", "customer_message": "m1"}}\n'
+                    f'{{"order_id": "A2", {at}, "Order Total": "2", "Customer Message": "m2"}}\n'
+                    f'{{"order_id": "A3", {at}, "order_total": "1", "Order_Total": "999"}}\n'
+                    f'{{"order_id": "A4", {at}, "order_total": "1", "order_total": "999"}}\n')
+    with pytest.raises(FeedInvalid) as info:
+        load(store, path)
+    assert [(e.line, e.column, e.value) for e in info.value.report.errors] == [
+        (3, "order_total", '"order_total", "Order_Total"'), (4, "order_total", '"order_total", "order_total"')]
+    assert "2 keys for order_total in one object" in info.value.report.errors[0].reason
+    load(store, path, skip_invalid=True)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, order_total, customer_message FROM orders ORDER BY 1").fetchall() == [
+            ("A1", Decimal("1"), "m1"), ("A2", Decimal("2"), "m2")]
+
+
 def test_only_managers_import(store, feed, reviewer):
     with pytest.raises(NotPermitted):
         import_file(store, feed([{"order_id": "A"}]), actor=reviewer, rules=RULES, now=NOW)

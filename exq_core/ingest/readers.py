@@ -441,6 +441,7 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
         cur.execute("""INSERT INTO json_errors
             SELECT l.line, c.field, c.names, c.reason, l.line FROM json_lines l
             JOIN json_clashes c ON json_keys(l.j) = c.keys WHERE l.ok""")
+    refuse_nested_values(cur, spellings)
     cur.execute(f"CREATE OR REPLACE TEMP TABLE original AS SELECT line, j AS exq_json FROM json_lines "
                 f"WHERE {NOT_BLANK_LINE}")
     for table in ("json_lines", "json_shapes", "json_clashes"):
@@ -450,6 +451,25 @@ def read_jsonl(cur, path: Path, options: dict) -> RawFeed:
         raise FeedError("the file has no JSON lines" if unit == "line" else "the JSON array is empty")
     return RawFeed("raw", rows, warnings, unit, errors="json_errors", original="original",
                    header=["exq_json"], kind="jsonl", present=frozenset(spellings))
+
+
+def refuse_nested_values(cur, spellings: dict[str, list[str]]) -> None:
+    """A list or an object where a field's value belongs is an invalid row (its JSON text was stored as the
+    value). Only a value whose text starts with { or [ can be one: those rows alone are looked at again."""
+    starts = {c: f"(left({c}, 1) IN ('{{', '['))" for c in spellings}
+    if not cur.execute(f"SELECT count(*) FROM raw WHERE {' OR '.join(starts.values())}").fetchone()[0]:
+        return
+    nested = {c: [f"json_type(j, {literal_key(k)}) IN ('OBJECT', 'ARRAY')" for k in keys]
+              for c, keys in spellings.items()}
+    written = {c: "coalesce(" + ", ".join(f"CASE WHEN {test} THEN CAST(json_extract(j, {literal_key(k)}) AS VARCHAR) "
+                                          "END" for test, k in zip(nested[c], spellings[c])) + ")"
+               for c in spellings}
+    cur.execute(f"""INSERT INTO json_errors
+        WITH suspects AS MATERIALIZED (SELECT r.*, l.j FROM raw r JOIN json_lines l USING (line)
+                                       WHERE {' OR '.join(starts.values())})
+        """ + " UNION ALL ".join(
+        f"SELECT line, {literal(c)}, left({written[c]}, 120), 'a list or an object, not a single value', line "
+        f"FROM suspects WHERE {starts[c]} AND ({' OR '.join(nested[c])})" for c in spellings))
 
 
 def one_field_twice_in_an_object(cur, keys: list[str]) -> bool:

@@ -299,6 +299,26 @@ def test_json_objects_may_spell_a_field_their_own_way_but_an_object_has_it_once(
             ("A1", Decimal("1"), "m1"), ("A2", Decimal("2"), "m2")]
 
 
+@pytest.mark.parametrize("layout", ["lines", "array"])
+def test_a_list_or_an_object_is_no_value_of_a_field(store, tmp_path, layout):
+    # its JSON text was stored as the value: a ship_name '{"a":1}'
+    at = '"placed_at": "2026-11-27T08:00:00Z"'
+    objects = [f'{{"order_id": "N1", {at}, "order_total": [1, 2], "ship_name": {{"a": 1}}, "x": {{"y": 1}}}}',
+               f'{{"order_id": "N2", {at}, "order_total": "1", "Customer Message": ["hi"]}}',
+               f'{{"order_id": "N3", {at}, "order_total": "1", "customer_message": "[1] {{not nested}}"}}']
+    path = tmp_path / "orders.json"
+    path.write_text("\n".join(objects) if layout == "lines" else "[" + ",\n".join(objects) + "]")
+    with pytest.raises(FeedInvalid) as info:
+        load(store, path)
+    assert [(e.line, e.column, e.value, e.reason) for e in info.value.report.errors] == [
+        (1, "order_total", "[1,2]", "a list or an object, not a single value"),
+        (1, "ship_name", '{"a":1}', "a list or an object, not a single value"),
+        (2, "customer_message", '["hi"]', "a list or an object, not a single value")]
+    load(store, path, skip_invalid=True)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, customer_message FROM orders").fetchall() == [("N3", "[1] {not nested}")]
+
+
 def test_only_managers_import(store, feed, reviewer):
     with pytest.raises(NotPermitted):
         import_file(store, feed([{"order_id": "A"}]), actor=reviewer, rules=RULES, now=NOW)

@@ -96,14 +96,25 @@ def _json_fields(by_line: dict[int, dict]) -> list[str]:
         text = (entry["values"] or {}).get("exq_json")
         try:
             obj = json.loads(text) if text else None
+            # a number as the file wrote it (a float would turn 123456789012345.125 into …12, 12.50 into 12.5)
+            written = json.loads(text, parse_float=str, parse_int=str) if isinstance(obj, dict) else None
         except ValueError:
             obj = None
         if isinstance(obj, dict):
-            entry["values"] = {k: v if isinstance(v, str) or v is None else json.dumps(v) for k, v in obj.items()}
+            entry["values"] = {k: _cell(v, written[k]) for k, v in obj.items()}
             fields += [k for k in obj if k not in fields]
     if any("exq_json" in (e["values"] or {}) for e in by_line.values()):
         fields.append("exq_json")
     return fields
+
+
+def _cell(value, as_written):
+    """A JSON value as a cell: text as it is, a number as the file wrote it, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(as_written, str):
+        return as_written                                   # (NaN and Infinity are no such text)
+    return json.dumps(value)
 
 
 def sources(cur) -> list[str]:

@@ -55,6 +55,18 @@ def test_rejects_export_the_whole_rows_as_written_and_import_again_after_fixing(
         assert sorted(r[0] for r in cur.execute("SELECT order_id FROM orders").fetchall()) == ["G1", "G2", "X1", "X2"]
 
 
+def test_json_rejects_export_numbers_as_written(store, tmp_path):
+    # the exported object was parsed with Python's floats: 123456789012345.125 came back as …12, 12.50 as 12.5
+    path = tmp_path / "orders.jsonl"
+    path.write_text('{"order_id": "X1", "placed_at": "never", "order_total": 123456789012345.125, '
+                    '"items_ordered": 12.50, "ok": true, "tags": [1, 2.50]}\n')
+    result = import_file(store, path, skip_invalid=True)
+    columns, [row] = rejected_rows(store, result.import_id)
+    assert dict(zip(columns, row)) | {"exq_errors": ""} == {
+        "order_id": "X1", "placed_at": "never", "order_total": "123456789012345.125", "items_ordered": "12.50",
+        "ok": "true", "tags": "[1, 2.5]", "exq_line": 1, "exq_errors": ""}
+
+
 def test_cli_lists_and_exports_rejects(store, feed, tmp_path, capsys):
     path = mixed(feed)
     db = store.target

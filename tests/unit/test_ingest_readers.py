@@ -1,7 +1,9 @@
 """Layout detection and the first look at a file: what it is, and what it is not."""
 from __future__ import annotations
 
+import duckdb
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from exq_core.errors import FeedError
 from exq_core.ingest.readers import check_text_file, detect_format, normalise_encoding
@@ -104,7 +106,6 @@ def test_the_delimiter_comes_from_the_header_line(tmp_path, header, delim):
 # -- JSON: every value reaches validation as the text the file wrote --------------------------------------
 
 def _read_json(tmp_path, text: str, name: str = "orders.jsonl") -> list[tuple]:
-    import duckdb
     from exq_core.ingest.readers import read_jsonl
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -129,3 +130,29 @@ def test_digits_inside_json_text_are_left_alone(tmp_path):
     line = json.dumps({"order_id": "1:2,3", "placed_at": "2026-01-01", "order_total": "-0.5",
                        "customer_message": message, "x": [1, 2.50, {"y": -3e-2}], "12": 12.0}) + "\n"
     assert _read_json(tmp_path, line) == [("1:2,3", "-0.5", json.loads(json.dumps(message)), None)]
+
+
+_DUCK = duckdb.connect()
+_NUMBER = st.from_regex(r"-?(0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
+_TEXT = st.text(alphabet=st.sampled_from('0123456789.-+eE"\\:,[]{} \t\nxé😀\u2028\x01'), max_size=12)
+_NESTED = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _TEXT),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                       max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.just("number"), _NUMBER), st.tuples(st.just("text"), _TEXT),
+                          st.tuples(st.just("nested"), _NESTED)), min_size=1, max_size=6),
+       st.sampled_from(["", " ", "\t"]), st.booleans())
+def test_every_json_number_and_text_is_read_as_written_whatever_surrounds_it(values, space, ascii_only):
+    """numbers_as_text quotes the numbers outside strings and nothing else (a digit, quote or brace inside a
+    string, or a number inside a nested value, never shifts what it reads)."""
+    import json
+    from exq_core.ingest.readers import json_values
+    written = {"number": lambda v: v, "text": lambda v: json.dumps(v, ensure_ascii=ascii_only),
+               "nested": lambda v: json.dumps(v, ensure_ascii=ascii_only)}
+    line = "{" + f",{space}".join(f'"k{i}":{space}{written[kind](v)}' for i, (kind, v) in enumerate(values)) + "}"
+    got = _DUCK.execute(f"SELECT {json_values('$j', [f'k{i}' for i in range(len(values))])}",
+                        {"j": line}).fetchone()[0]
+    assert [read for (kind, _), read in zip(values, got) if kind != "nested"] == \
+        [value for kind, value in values if kind != "nested"], line

@@ -332,6 +332,18 @@ def test_a_json_array_is_read_too(store, tmp_path):
     assert import_file(store, path).orders_new == 2
 
 
+@pytest.mark.parametrize("text, message", [
+    ('[{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5},\n', "not closed"),
+    ('[{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5},\n {"order_id": "J2", "pla',
+     "JSON array"),
+    ("[]", "no element of the JSON array is an object")])
+def test_a_json_array_cut_off_or_without_objects_writes_nothing(store, tmp_path, text, message):
+    # DuckDB read an array cut off after a comma as complete: the orders after the cut were missing silently
+    path = tmp_path / "orders.json"
+    path.write_text(text)
+    failed(store, path, message)
+
+
 # -- the command line gives the same report ------------------------------------------------------------
 
 def test_cli_prints_the_report_and_writes_nothing(store, feed, capsys):

@@ -522,8 +522,9 @@ def numbers_as_text(j: str) -> str:
 
 
 def literal_key(key: str) -> str:
-    """A JSON path for one top-level key, as a SQL string literal."""
-    return literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    """A JSON path for one top-level key, as a SQL string literal: a JSON pointer, which names any key ($."…"
+    cannot name the empty key, and takes "*" for a wildcard)."""
+    return literal("/" + key.replace("~", "~0").replace("/", "~1"))
 
 
 def json_values(j: str, keys: list[str]) -> str:
@@ -615,6 +616,9 @@ def load_jsonl(cur, path: Path, limit: int | None = None) -> str:
     keys = json_keys_in_order(cur)
     if not keys:
         raise FeedError(f"no {unit} of the file is a JSON object with fields")
+    if any(k == "" or "\x00" in k for k in keys):
+        raise FeedError("a key of the objects is empty or holds a NUL character (\\u0000): no column can be named "
+                        "so; remove that key")
     twice = cur.execute("SELECT first_line, keys FROM json_shapes WHERE len(keys) <> len(list_distinct(keys)) "
                         "ORDER BY 1 LIMIT 1").fetchone()
     if twice:

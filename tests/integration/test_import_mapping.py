@@ -155,12 +155,12 @@ def test_a_json_file_with_a_mapping_is_read_as_written(store, tmp_path, layout):
     # read_json guessed a type per key across the objects: '"7.50"' beside a number, ids 1 and "A2" as text
     # but 123456789012345.125 as a double
     objects = ['{"Ref": 1, "Created": "2026-11-27 10:00", "Amount": 123456789012345.125, "Note": "hi"}',
-               '{"Ref": "A2", "Created": "2026-11-27 11:00", "Amount": "7.50", "Note": 12}']
+               '{"Ref": "A2", "Created": "2026-11-27 11:00", "Amount": "7.50", "Note": 12, "*": 1, "a~/b": 2}']
     path = tmp_path / "export.json"
     path.write_text("\n".join(objects) + "\n" if layout == "lines" else "[" + ",\n".join(objects) + "]")
     spec = MappingSpec(name="js", date_format="%Y-%m-%d %H:%M", columns={
         "Ref": "order_id", "Created": "placed_at", "Amount": "order_total", "Note": "customer_message"})
-    assert file_columns(store, path)[0] == ["Ref", "Created", "Amount", "Note"]
+    assert file_columns(store, path)[0] == ["Ref", "Created", "Amount", "Note", "*", "a~/b"]
     import_file(store, path, mapping=spec, now=NOW)
     assert [(o["order_id"], o["order_total"], o["customer_message"]) for o in orders(store).values()] == [
         ("1", Decimal("123456789012345.125"), "hi"), ("A2", Decimal("7.50"), "12")]

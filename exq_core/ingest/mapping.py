@@ -384,15 +384,19 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     try:
         body = f"SELECT line, {', '.join(select + written)} FROM mapped_src"
         if line_cols:
-            body = _order_from_lines(body, line_cols, written)
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {body}")
+            body = _keyed_lines(body)
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {_order_from_lines(body, line_cols, written)}")
+        else:
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {body}")
         errors = " UNION ALL ".join(checks) if checks else \
             ("SELECT NULL::BIGINT AS line, NULL::VARCHAR AS column_name, NULL::VARCHAR AS value, "
              "NULL::VARCHAR AS reason, NULL::BIGINT AS row_line WHERE false")
-        if line_cols:   # a broken line invalidates its order: the order's row is its first line
+        if line_cols:
+            # a broken line invalidates its order (whose row is its first line): found by the key the lines
+            # were grouped on, so no line can fall outside its own order
             errors = (f"SELECT e.line, e.column_name, e.value, e.reason, r.line AS row_line FROM ({errors}) e "
-                      f"JOIN mapped_src s ON s.line = e.line JOIN raw r ON "
-                      f"r.order_id IS NOT DISTINCT FROM nullif(trim(CAST(s.{ident(found['order_id'])} AS VARCHAR)), '')"
+                      f"JOIN (SELECT line, l_key, l_alone FROM ({body}) b) k ON k.line = e.line "
+                      f"JOIN raw r ON r.l_key IS NOT DISTINCT FROM k.l_key AND r.l_alone IS NOT DISTINCT FROM k.l_alone"
                       f" UNION ALL SELECT line, 'order_total', order_total, {literal(CREDIT_NOTE)}, line FROM raw "
                       f"WHERE TRY_CAST(order_total AS DECIMAL(18,3)) < 0")
         cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_errors AS {errors}")
@@ -429,10 +433,18 @@ CREDIT_NOTE = ("the lines sum to a negative total: a credit note or cancellation
                "(exq imports orders, not credits)")
 
 
+def _keyed_lines(lines_sql: str) -> str:
+    """The lines with the key of their order: the lines of one order are those whose ids are the same once
+    trimmed as the order id is stored (validate.trim_all); a line without an order id stands alone (l_alone:
+    its own line number, so no id — not even "#line 5" — can join it) and fails, order_id being required.
+    Grouping the lines and finding a broken line's order both use this key."""
+    key = f"nullif({trim_all('order_id')}, '')"
+    return f"SELECT *, {key} AS l_key, CASE WHEN {key} IS NULL THEN line END AS l_alone FROM ({lines_sql}) l"
+
+
 def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str]) -> str:
-    """One feed row per order from its lines: the order's fields from its first line, the total and the
-    quantity summed. Lines without an order id each stand alone (and fail: order_id is required). The lines
-    of one order are those whose ids are the same once trimmed as the order id is (validate.trim_all)."""
+    """One feed row per order from its keyed lines (`_keyed_lines`): the order's fields from its first line,
+    the total and the quantity summed."""
     order_fields = [c for c in FEED_COLUMNS if c not in ("order_total", "items_ordered")]
     w_cols = [w.rsplit(" AS ", 1)[1] for w in written]
     if "line_total" in line_cols:
@@ -447,9 +459,9 @@ def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[s
     return f"""
         SELECT min(line) AS line, {firsts},
                regexp_replace({as_text}, {cents}, {keep}) AS order_total,
-               CAST({qty} AS VARCHAR) AS items_ordered
+               CAST({qty} AS VARCHAR) AS items_ordered, l_key, l_alone
         FROM ({lines_sql}) l
-        GROUP BY coalesce(nullif({trim_all('order_id')}, ''), '#line ' || line)"""
+        GROUP BY l_key, l_alone"""
 
 
 def spec_json(spec: MappingSpec) -> str:

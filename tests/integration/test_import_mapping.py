@@ -15,6 +15,7 @@ from exq_core.ingest.mapping import (MappingSpec, delete_mapping, file_columns, 
                                      parse_spec, save_mapping)
 from exq_core.ingest.suggest import suggest_mapping
 from tests.feeds import snapshot
+from tests.support import ROOT
 
 NOW = datetime(2026, 11, 27, 12, 0)
 
@@ -266,3 +267,54 @@ def test_an_amount_with_the_currency_sign_after_a_no_break_space(store, tmp_path
     assert result.orders_new == 3
     assert {k: v["order_total"] for k, v in orders(store).items()} == \
         {"A-1": Decimal("1234.50"), "A-2": Decimal("12.00"), "A-3": Decimal("99.90")}
+
+
+# -- the Online Retail shape, every column (tests/data/invoice-lines), and its mapping -------------------------
+
+RETAIL_HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
+                 "Country"]
+RETAIL_MAPPING = ROOT / "tests/data/invoice-lines/mapping.toml"
+
+
+def retail_file(tmp_path, *lines: tuple[str, str, str, str]):
+    """An invoice-line export: each line (InvoiceNo, Quantity, UnitPrice, StockCode) on 01/11/2026 08:26 for
+    customer 17850 in France."""
+    path = tmp_path / "Online Retail.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(RETAIL_HEADER)
+        for invoice, quantity, price, sku in lines:
+            writer.writerow([invoice, sku, f"ITEM {sku}", quantity, "01/11/2026 08:26", price, "17850", "France"])
+    return path
+
+
+def import_retail(store, path, skip_invalid=False):
+    return import_file(store, path, mapping=RETAIL_MAPPING, skip_invalid=skip_invalid, now=NOW)
+
+
+@pytest.mark.parametrize("first, second", [("581001 ", "581001"), ("581001", "581001\t"), (" 581001", "581001 "),
+                                           ("581001\t", "\t581001")])
+def test_a_broken_line_invalidates_its_order_whatever_white_space_surrounds_the_invoice_numbers(store, tmp_path,
+                                                                                               first, second):
+    # the lines are one order once their ids are trimmed; the broken line's error must reach that order (it was
+    # matched on the first line's id as written: the order was imported without the line, 2.00 for 5 items)
+    path = retail_file(tmp_path, (first, "2", "1.00", "85123A"), (second, "3", "abc", "71053"),
+                       ("581002", "1", "4.25", "22752"))
+    with pytest.raises(FeedInvalid) as err:
+        import_retail(store, path)
+    assert [(e.line, e.column, e.value) for e in err.value.report.errors] == \
+        [(3, "UnitPrice (line unit price)", "abc")]
+    assert err.value.report.invalid_rows == 1 and snapshot(store)["orders"][0] == 0
+
+    result = import_retail(store, path, skip_invalid=True)
+    assert (result.orders_new, result.rejected) == (1, 1) and list(orders(store)) == ["581002"]
+
+
+def test_a_line_without_an_invoice_number_is_never_summed_into_another_invoice(store, tmp_path):
+    # a line without an id stands alone; it was keyed '#line <n>', and an invoice of that name took it in
+    path = retail_file(tmp_path, ("#line 3", "1", "1.00", "85123A"), ("", "2", "1.00", "71053"))
+    result = import_retail(store, path, skip_invalid=True)
+    assert (result.orders_new, result.rejected) == (1, 1)
+    assert {k: v["order_total"] for k, v in orders(store).items()} == {"#line 3": Decimal("1.00")}
+    [error] = result.report.errors
+    assert (error.line, error.column, error.reason) == (3, "InvoiceNo (order_id)", "required value is blank")

@@ -302,6 +302,7 @@ def _date_expr(value: str, fmt: str) -> str:
 
 NUMBER_FIELDS = NUMBER_COLUMNS + ("items_ordered", "items_available")
 LINE_ROLES = ("quantity", "unit_price", "line_total")
+LINE_LABELS = {"quantity": "line quantity", "unit_price": "line unit price", "line_total": "line total"}
 
 
 def _find_columns(names: list[str], wanted: list[str], spec: MappingSpec) -> dict[str, str]:
@@ -371,12 +372,8 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
         select.append(f"{expr} AS {field}")
     for role, theirs in line_cols.items():
-        col = ident(theirs)
-        normal, reason = _number(f"CAST({col} AS VARCHAR)", spec)
-        checks.append(f"""SELECT line, {literal(f'{theirs} (line {role.replace("_", " ")})')} AS column_name,
-            left(CAST({col} AS VARCHAR), 120) AS value, {reason} AS reason, line AS row_line
-            FROM mapped_src WHERE ({reason}) IS NOT NULL""")
-        select.append(f"{normal} AS l_{role}")
+        normal, _ = _number(f"CAST({ident(theirs)} AS VARCHAR)", spec)
+        select.append(f"{normal} AS n_{role}")
     offset = 2 if kind == "csv" else 1
     cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_src AS SELECT rowid - (SELECT min(rowid) FROM loaded) + "
                 f"{offset} AS line, * FROM loaded")
@@ -384,7 +381,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     try:
         body = f"SELECT line, {', '.join(select + written)} FROM mapped_src"
         if line_cols:
-            body = _keyed_lines(body)
+            body = _typed_lines(body, line_cols)
             cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {_order_from_lines(body, line_cols, written)}")
         else:
             cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {body}")
@@ -397,8 +394,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             errors = (f"SELECT e.line, e.column_name, e.value, e.reason, r.line AS row_line FROM ({errors}) e "
                       f"JOIN (SELECT line, l_key, l_alone FROM ({body}) b) k ON k.line = e.line "
                       f"JOIN raw r ON r.l_key IS NOT DISTINCT FROM k.l_key AND r.l_alone IS NOT DISTINCT FROM k.l_alone"
-                      f" UNION ALL SELECT line, 'order_total', order_total, {literal(CREDIT_NOTE)}, line FROM raw "
-                      f"WHERE TRY_CAST(order_total AS DECIMAL(18,3)) < 0")
+                      f" UNION ALL {_line_errors(line_cols, spec)} UNION ALL {_order_checks()}")
         cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_errors AS {errors}")
     except duckdb.Error as err:
         raise FeedError(f"the mapping '{spec.name}' cannot be applied: {str(err).splitlines()[0][:300]}") from None
@@ -426,40 +422,121 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
                                                                  else set()) if line_cols else set()))
 
 
-# A line's numbers keep their decimals (a wholesale unit price of 0.0125 is not 0.013): the order's total is
-# rounded to the feed's 3 places once, after the sum. 15 digits before the point, as the feed allows.
-LINE_NUMBER = "DECIMAL(21,6)"
+# A line's numbers are used exactly as written, or not at all: a value that does not fit them is an error on its
+# line, never rounded (a wholesale price of 0.0000004 is not 0.000000) and never left out of the sum (a failed
+# cast is NULL, which sum() skips). The order's total is rounded to the feed's 3 places once, after the sum.
+QUANTITY = "DECIMAL(10,0)"
+MAX_QUANTITY = 2_147_483_647            # the order's item count is an INTEGER
+PRICE_DIGITS, PRICE_PLACES = 15, 10     # 15 digits before the point, as the feed's money allows
+PRICE = f"DECIMAL({PRICE_DIGITS + PRICE_PLACES},{PRICE_PLACES})"
+# a line amount or an order total from here up is beyond the feed's money, DECIMAL(18,3); a line amount
+# beyond it is left out of the sum, which then cannot overflow (and fail the whole file)
+MAX_TOTAL = 10 ** 15
+_WHOLE = r"^[+-]?[0-9]+(\.0*)?$"
+_EXACT_PRICE = rf"^[+-]?0*[0-9]{{1,{PRICE_DIGITS}}}(\.[0-9]{{0,{PRICE_PLACES}}}0*)?$"
+_FEW_PLACES = rf"^[+-]?[0-9]+(\.[0-9]{{0,{PRICE_PLACES}}}0*)?$"
 CREDIT_NOTE = ("the lines sum to a negative total: a credit note or cancellation, which is not an order "
                "(exq imports orders, not credits)")
+TOO_MUCH = "the lines sum to more than an order total can hold (15 digits before the decimal point)"
+TOO_MANY = f"the lines' quantities sum to more than an order's item count can hold ({MAX_QUANTITY:,})"
 
 
-def _keyed_lines(lines_sql: str) -> str:
-    """The lines with the key of their order: the lines of one order are those whose ids are the same once
-    trimmed as the order id is stored (validate.trim_all); a line without an order id stands alone (l_alone:
-    its own line number, so no id — not even "#line 5" — can join it) and fails, order_id being required.
-    Grouping the lines and finding a broken line's order both use this key."""
+def _line_value(normal: str, role: str) -> str:
+    """The line's number as a DECIMAL from its normalised text (`_number`); NULL when it has none that can be
+    used exactly."""
+    if role == "quantity":
+        typed = f"TRY_CAST({normal} AS {QUANTITY})"
+        return (f"CASE WHEN regexp_full_match({normal}, {literal(_WHOLE)}) AND abs({typed}) <= {MAX_QUANTITY} "
+                f"THEN {typed} END")
+    return f"CASE WHEN regexp_full_match({normal}, {literal(_EXACT_PRICE)}) THEN TRY_CAST({normal} AS {PRICE}) END"
+
+
+def _line_problem(expr: str, role: str, spec: MappingSpec, by_line_total: bool) -> str:
+    """SQL for why a line's value (`expr`, their text) has no number `_line_value` can use; NULL when it has one.
+    A blank is an error too: the order's total (or item count) would be unknown, and a line counted as
+    nothing makes a wrong total."""
+    normal, reason = _number(expr, spec)
+    if role == "quantity":
+        problem = (f"CASE WHEN NOT regexp_full_match({normal}, {literal(_WHOLE)}) THEN 'quantity must be a whole number' "
+                   f"ELSE {literal(f'out of range: a quantity can be at most {MAX_QUANTITY:,}')} END")
+    else:
+        problem = (f"CASE WHEN regexp_full_match({normal}, {literal(_FEW_PLACES)}) "
+                   f"THEN {literal(f'out of range: at most {PRICE_DIGITS} digits before the decimal mark')} "
+                   f"ELSE {literal(f'more than {PRICE_PLACES} decimal places: it cannot be used exactly')} END")
+    needed = "item count" if role == "quantity" and by_line_total else "total"
+    missing = f"blank: every line needs its {role.replace('_', ' ')}, or the order's {needed} is unknown"
+    return (f"CASE WHEN nullif(trim({expr}), '') IS NULL THEN {literal(missing)} "
+            f"ELSE coalesce({reason}, CASE WHEN ({_line_value(normal, role)}) IS NULL THEN {problem} END) END")
+
+
+def _line_errors(line_cols: dict[str, str], spec: MappingSpec) -> str:
+    """The errors of the lines an order could not use (`l_bad`), on the order's row. The reasons are worked out
+    for those lines alone, after the join: as a WHERE, DuckDB pushed them down onto every line of the file
+    (a 200,000-line file took three times as long to read)."""
+    by_line_total = "line_total" in line_cols
+    errors = []
+    for role, theirs in line_cols.items():
+        text = f"CAST(s.{ident(theirs)} AS VARCHAR)"
+        errors.append((f"{theirs} ({LINE_LABELS[role]})", f"left({text}, 120)",
+                       _line_problem(text, role, spec, by_line_total)))
+    if not by_line_total:
+        quantity, price = line_cols["quantity"], line_cols["unit_price"]
+        q, p = (_line_value(_number(f"CAST(s.{ident(c)} AS VARCHAR)", spec)[0], role)
+                for c, role in ((quantity, "quantity"), (price, "unit_price")))
+        errors.append((f"{quantity} × {price} (line amount)",
+                       f"left(CAST(s.{ident(quantity)} AS VARCHAR) || ' × ' || CAST(s.{ident(price)} AS VARCHAR), 120)",
+                       f"CASE WHEN abs(({q}) * ({p})) >= {MAX_TOTAL} "
+                       f"THEN 'more than an order total can hold (15 digits before the decimal point)' END"))
+    structs = ", ".join(f"{{'column': {literal(c)}, 'value': {v}, 'reason': {r}}}" for c, v, r in errors)
+    return f"""SELECT line, e.column AS column_name, e.value, e.reason, row_line
+        FROM (SELECT s.line, b.row_line, unnest(list_filter([{structs}], lambda x: x.reason IS NOT NULL)) AS e
+              FROM (SELECT line AS row_line, unnest(l_bad) AS line FROM raw WHERE len(l_bad) > 0) b
+              JOIN mapped_src s ON s.line = b.line)"""
+
+
+def _order_checks() -> str:
+    """Errors of an order as a whole, on its row. Its total and item count are checked for range here (the
+    generic checks would call 30000000000000000 "not a decimal number"); a negative total only when every
+    line is known, since a missing line could change its sign."""
+    total, items = "TRY_CAST(order_total AS DECIMAL(38,3))", "TRY_CAST(items_ordered AS DECIMAL(38,0))"
+    return f"""SELECT line, 'order_total' AS column_name, order_total AS value,
+            CASE WHEN abs({total}) >= {MAX_TOTAL} THEN {literal(TOO_MUCH)} ELSE {literal(CREDIT_NOTE)} END AS reason,
+            line AS row_line
+        FROM raw WHERE abs({total}) >= {MAX_TOTAL} OR ({total} < 0 AND len(l_bad) = 0)
+        UNION ALL SELECT line, 'items_ordered', items_ordered, {literal(TOO_MANY)}, line
+        FROM raw WHERE abs({items}) > {MAX_QUANTITY}"""
+
+
+def _typed_lines(lines_sql: str, line_cols: dict[str, str]) -> str:
+    """The lines with their numbers (`_line_value`) and the key of their order: the lines of one order are
+    those whose ids are the same once trimmed as the order id is stored (validate.trim_all); a line without
+    an order id stands alone (l_alone: its own line number, so no id — not even "#line 5" — can join it) and
+    fails, order_id being required. Grouping the lines and finding a broken line's order both use this key."""
     key = f"nullif({trim_all('order_id')}, '')"
-    return f"SELECT *, {key} AS l_key, CASE WHEN {key} IS NULL THEN line END AS l_alone FROM ({lines_sql}) l"
+    values = "".join(f"{_line_value(f'n_{role}', role)} AS l_{role}, " for role in line_cols)
+    return f"SELECT *, {values}{key} AS l_key, CASE WHEN {key} IS NULL THEN line END AS l_alone FROM ({lines_sql}) l"
 
 
 def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str]) -> str:
-    """One feed row per order from its keyed lines (`_keyed_lines`): the order's fields from its first line,
-    the total and the quantity summed."""
+    """One feed row per order from its typed lines (`_typed_lines`): the order's fields from its first line,
+    the total and the quantity summed, and the lines it could not use (l_bad: a value that is not a usable
+    number, or a line amount beyond what a total can hold — each an error, `_line_errors`)."""
     order_fields = [c for c in FEED_COLUMNS if c not in ("order_total", "items_ordered")]
     w_cols = [w.rsplit(" AS ", 1)[1] for w in written]
-    if "line_total" in line_cols:
-        total = f"sum(TRY_CAST(l_line_total AS {LINE_NUMBER}))"
-    else:
-        total = f"sum(TRY_CAST(l_quantity AS {LINE_NUMBER}) * TRY_CAST(l_unit_price AS {LINE_NUMBER}))"
-    qty = f"CAST(sum(TRY_CAST(l_quantity AS {LINE_NUMBER})) AS BIGINT)" if "quantity" in line_cols else "NULL"
+    amount = "l_line_total" if "line_total" in line_cols else "l_quantity * l_unit_price"
+    summed = f"CASE WHEN abs({amount}) < {MAX_TOTAL} THEN {amount} END"
+    bad = f"{summed} IS NULL" + (" OR l_quantity IS NULL" if "quantity" in line_cols else "")
+    qty = "CAST(sum(l_quantity) AS VARCHAR)" if "quantity" in line_cols else "NULL"
     firsts = ", ".join(f"arg_min({c}, line) AS {c}" for c in order_fields + w_cols)
-    # written as money is (30.60, not 30.600): it is what an error about the total shows
-    as_text = f"CAST(CAST(round({total}, 3) AS DECIMAL(18,3)) AS VARCHAR)"
+    # written as money is (30.60, not 30.600): it is what an error about the total shows. An order whose every
+    # line is unknown sums to 0, not NULL: its lines' errors say what is wrong, "required value is blank"
+    # about a total nobody wrote would not.
+    as_text = f"CAST(round(coalesce(sum({summed}), 0), 3) AS VARCHAR)"
     cents, keep = literal(r"(\.[0-9]{2})0$"), literal(r"\1")
     return f"""
         SELECT min(line) AS line, {firsts},
-               regexp_replace({as_text}, {cents}, {keep}) AS order_total,
-               CAST({qty} AS VARCHAR) AS items_ordered, l_key, l_alone
+               regexp_replace({as_text}, {cents}, {keep}) AS order_total, {qty} AS items_ordered,
+               coalesce(list(line) FILTER (WHERE {bad}), []) AS l_bad, l_key, l_alone
         FROM ({lines_sql}) l
         GROUP BY l_key, l_alone"""
 

@@ -318,3 +318,76 @@ def test_a_line_without_an_invoice_number_is_never_summed_into_another_invoice(s
     assert {k: v["order_total"] for k, v in orders(store).items()} == {"#line 3": Decimal("1.00")}
     [error] = result.report.errors
     assert (error.line, error.column, error.reason) == (3, "InvoiceNo (order_id)", "required value is blank")
+
+
+ANY_LINE = ("581001", "2", "1.00", "85123A")
+OTHER_INVOICE = ("581002", "1", "4.25", "22752")
+TOTAL_UNKNOWN = "blank: every line needs its {}, or the order's total is unknown"
+QUANTITY_RANGE = "out of range: a quantity can be at most 2,147,483,647"
+
+
+@pytest.mark.parametrize("quantity, price, column, reason", [
+    ("3", "", "UnitPrice (line unit price)", TOTAL_UNKNOWN.format("unit price")),
+    ("", "2.10", "Quantity (line quantity)", TOTAL_UNKNOWN.format("quantity")),
+    ("1000000000000000", "1.00", "Quantity (line quantity)", QUANTITY_RANGE),
+    ("3000000000", "0.01", "Quantity (line quantity)", QUANTITY_RANGE),
+    ("0.4", "10.00", "Quantity (line quantity)", "quantity must be a whole number"),
+    ("12", "0.00000000004", "UnitPrice (line unit price)", "more than 10 decimal places: it cannot be used exactly"),
+    ("1", "1000000000000000.00", "UnitPrice (line unit price)",
+     "out of range: at most 15 digits before the decimal mark"),
+    ("100000000", "100000000.00", "Quantity × UnitPrice (line amount)",
+     "more than an order total can hold (15 digits before the decimal point)"),
+])
+def test_a_line_whose_number_cannot_be_used_as_written_is_an_error_on_its_line(store, tmp_path, quantity, price,
+                                                                               column, reason):
+    # such a line was summed as nothing (a blank, a quantity too large for the cast), or rounded (0.4 items to
+    # 0), or failed the whole file (a total beyond DECIMAL(18,3))
+    path = retail_file(tmp_path, ANY_LINE, ("581001", quantity, price, "71053"), OTHER_INVOICE)
+    with pytest.raises(FeedInvalid) as err:
+        import_retail(store, path)
+    assert [(e.line, e.column, e.reason) for e in err.value.report.errors] == [(3, column, reason)]
+
+    result = import_retail(store, path, skip_invalid=True)
+    assert (result.orders_new, result.rejected) == (1, 1) and list(orders(store)) == ["581002"]
+
+
+def test_a_unit_price_keeps_all_its_decimals_and_a_whole_quantity_may_be_written_with_zeros(store, tmp_path):
+    # 10000 resistors at 0.0000004 cost 0.004 (the price was rounded to 0.000000 first); ERPs write 2.000 pieces
+    path = retail_file(tmp_path, ("581001", "10000", "0.0000004", "RES-10K"), ("581002", "2.000", "1.25", "22752"),
+                       ("581002", "1", "0.0000000001", "22753"))
+    result = import_retail(store, path)
+    assert result.orders_new == 2
+    assert {k: (v["order_total"], v["items_ordered"]) for k, v in orders(store).items()} == \
+        {"581001": (Decimal("0.004"), 10000), "581002": (Decimal("2.50"), 3)}
+
+
+def test_an_order_whose_lines_sum_beyond_the_feed_is_rejected_alone(store, tmp_path):
+    # each line fits, their sum does not: 2 × 600,000,000,000,000.00 is beyond DECIMAL(18,3), and 2 × 2 billion
+    # items beyond an item count; the whole file failed ("cannot be applied: Conversion Error")
+    path = retail_file(tmp_path, ("581001", "600000000", "1000000.00", "GOLD-1"), ("581001", "600000000",
+                                                                                  "1000000.00", "GOLD-2"),
+                       ("581003", "2000000000", "0.01", "PIN"), ("581003", "2000000000", "0.01", "PIN"),
+                       OTHER_INVOICE)
+    result = import_retail(store, path, skip_invalid=True)
+    assert (result.orders_new, result.rejected) == (1, 2) and list(orders(store)) == ["581002"]
+    assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
+        (2, "Quantity × UnitPrice (order_total)", "1200000000000000.00",
+         "the lines sum to more than an order total can hold (15 digits before the decimal point)"),
+        (4, "Σ Quantity (items_ordered)", "4000000000",
+         "the lines' quantities sum to more than an order's item count can hold (2,147,483,647)")]
+
+
+def test_a_blank_line_total_is_an_error_on_its_line(store, tmp_path):
+    # an order-items export with a line total per line (a WooCommerce-style layout, summed as Σ Line Total)
+    path = tmp_path / "order-items.csv"
+    path.write_text("Order Number,Order Date,SKU,Item Name,Quantity,Line Total\n"
+                    "1042,2026-11-03 10:15,HOOD-M,Hoodie M,1,39.90\n1042,2026-11-03 10:15,CAP,Cap,2,\n"
+                    "1043,2026-11-03 11:02,CAP,Cap,,12.00\n1044,2026-11-03 11:40,CAP,Cap,1,12.00\n")
+    spec = parse_spec({"name": "woo-items", "default_currency": "EUR",
+                       "columns": {"Order Number": "order_id", "Order Date": "placed_at"},
+                       "lines": {"quantity": "Quantity", "line_total": "Line Total"}})
+    result = import_file(store, path, mapping=spec, skip_invalid=True, now=NOW)
+    assert (result.orders_new, result.rejected) == (1, 2)
+    assert [(e.line, e.column, e.reason) for e in result.report.errors] == [
+        (3, "Line Total (line total)", "blank: every line needs its line total, or the order's total is unknown"),
+        (4, "Quantity (line quantity)", "blank: every line needs its quantity, or the order's item count is unknown")]

@@ -1,10 +1,14 @@
-"""Column mapping specs (pydantic) and suggestions from headers — no database."""
+"""Column mapping specs (pydantic) and suggestions from headers — no database; the SQL that reads a mapped
+value is run on single values in an in-memory DuckDB."""
 from __future__ import annotations
 
+from decimal import Decimal
+
+import duckdb
 import pytest
 
 from exq_core.errors import FeedError
-from exq_core.ingest.mapping import MappingSpec, load_toml, parse_spec
+from exq_core.ingest.mapping import MappingSpec, _line_problem, _line_value, _number, load_toml, parse_spec
 from exq_core.ingest.suggest import suggest_mapping
 
 BASE = {"name": "erp", "columns": {"Order No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total"}}
@@ -115,3 +119,46 @@ def test_day_first_is_chosen_when_the_data_says_so():
 def test_iso_dates_and_point_decimals_need_nothing():
     s = suggest_mapping(["id", "created", "amount"], {"created": ["2026-11-20T10:00:00Z"], "amount": ["1,234.50", "9.90"]})
     assert s.date_format is None and s.decimal_comma is False
+
+
+# -- one value through the mapping's SQL -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def con():
+    c = duckdb.connect(config={"autoinstall_known_extensions": False})
+    yield c
+    c.close()
+
+
+def on_value(con, sql: str, written: str | None):
+    """`sql` (over the column `v`) for one written value."""
+    return con.execute(f"SELECT {sql} FROM (SELECT CAST(? AS VARCHAR) AS v)", [written]).fetchone()[0]
+
+
+BLANK_PRICE = "blank: every line needs its unit price, or the order's total is unknown"
+QUANTITY_RANGE = "out of range: a quantity can be at most 2,147,483,647"
+PLACES = "more than 10 decimal places: it cannot be used exactly"
+DIGITS = "out of range: at most 15 digits before the decimal mark"
+
+
+@pytest.mark.parametrize("role, written, number, problem", [
+    ("quantity", "12", Decimal(12), None),
+    ("quantity", " 2.000 ", Decimal(2), None),
+    ("quantity", "-2,147,483,647", Decimal(-2147483647), None),
+    ("quantity", "0.4", None, "quantity must be a whole number"),
+    ("quantity", "3000000000", None, QUANTITY_RANGE),
+    ("quantity", "1000000000000000", None, QUANTITY_RANGE),
+    ("quantity", "", None, "blank: every line needs its quantity, or the order's total is unknown"),
+    ("unit_price", "0.0000004", Decimal("0.0000004"), None),
+    ("unit_price", "0.0125000000000000", Decimal("0.0125"), None),
+    ("unit_price", "999,999,999,999,999.9999999999", Decimal("999999999999999.9999999999"), None),
+    ("unit_price", "0.00000000004", None, PLACES),
+    ("unit_price", "1000000000000000", None, DIGITS),
+    ("unit_price", "  ", None, BLANK_PRICE),
+    ("unit_price", None, None, BLANK_PRICE),
+    ("unit_price", "abc", None, "not a number (the mapping declares a decimal point (1,234.56))"),
+])
+def test_a_line_number_is_used_exactly_as_written_or_not_at_all(con, role, written, number, problem):
+    normal, _ = _number("v", spec())
+    assert on_value(con, _line_value(normal, role), written) == number
+    assert on_value(con, _line_problem("v", role, spec(), False), written) == problem

@@ -296,8 +296,19 @@ def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
     return expr
 
 
-def _date_expr(value: str, fmt: str) -> str:
-    return f"try_strptime(trim({value}), {literal(fmt)})"
+def _date_expr(value: str, fmt: str) -> tuple[str, str]:
+    """(the value parsed with the mapping's date format, NULL when it does not match; SQL for the reason a
+    non-blank value does not, NULL when it does)."""
+    parsed = f"try_strptime(trim({value}), {literal(fmt)})"
+    mismatch = f"does not match the date format {fmt}"
+    reason = f"CASE WHEN nullif(trim({value}), '') IS NULL THEN NULL WHEN {parsed} IS NULL THEN {literal(mismatch)} "
+    if "%Y" in fmt.replace("%%", ""):
+        # DuckDB's %Y takes fewer digits too: "02.11.26" would be 2 November of the year 26
+        two_digits = f"a year before 1900: a two-digit year? The date format {fmt} has %Y, a year of four digits " \
+                     "(2026, not 26)"
+        reason += f"WHEN year({parsed}) < 1900 THEN {literal(two_digits)} "
+        parsed = f"CASE WHEN year({parsed}) >= 1900 THEN {parsed} END"
+    return parsed, reason + "END"
 
 
 NUMBER_FIELDS = NUMBER_COLUMNS + ("items_ordered", "items_available")
@@ -364,10 +375,9 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = normal
         elif field in TIME_COLUMNS and spec.date_format:
-            parsed = _date_expr(expr, spec.date_format)
+            parsed, reason = _date_expr(expr, spec.date_format)
             checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
-                {literal(f"does not match the date format {spec.date_format}")} AS reason, line AS row_line
-                FROM mapped_src WHERE nullif(trim({expr}), '') IS NOT NULL AND {parsed} IS NULL""")
+                {reason} AS reason, line AS row_line FROM mapped_src WHERE ({reason}) IS NOT NULL""")
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
         select.append(f"{expr} AS {field}")

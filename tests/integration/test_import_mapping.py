@@ -391,3 +391,39 @@ def test_a_blank_line_total_is_an_error_on_its_line(store, tmp_path):
     assert [(e.line, e.column, e.reason) for e in result.report.errors] == [
         (3, "Line Total (line total)", "blank: every line needs its line total, or the order's total is unknown"),
         (4, "Quantity (line quantity)", "blank: every line needs its quantity, or the order's item count is unknown")]
+
+
+
+# -- the Vienna ERP's order list (tests/data/erp-decimal-comma): ';', decimal commas, day-first dates ----------
+
+ERP_DIR = ROOT / "tests/data/erp-decimal-comma"
+
+
+def erp_orders(tmp_path, *changes: dict):
+    """The ERP's order list with one order per dict: AB-26-1001 (the file's first row), changed by the dict."""
+    with open(ERP_DIR / "auftraege.csv", encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter=";")
+        first = next(reader)
+    path = tmp_path / "Auftragsliste.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(first), delimiter=";", lineterminator="\r\n")
+        writer.writeheader()
+        for i, change in enumerate(changes):
+            writer.writerow({**first, "Belegnr": f"AB-26-{2001 + i}", **change})
+    return path
+
+
+def import_erp(store, path, skip_invalid=False):
+    return import_file(store, path, mapping=ERP_DIR / "mapping.toml", skip_invalid=skip_invalid, now=NOW)
+
+
+def test_a_two_digit_year_under_a_four_digit_year_format_is_an_error(store, tmp_path):
+    # it was stored as 2 November of the year 26
+    path = erp_orders(tmp_path, {}, {"Belegdatum": "02.11.26 10:00"}, {"Geändert am": "3.11.26 9:15"})
+    result = import_erp(store, path, skip_invalid=True)
+    assert (result.orders_new, result.rejected) == (1, 2)
+    reason = ("a year before 1900: a two-digit year? The date format %d.%m.%Y %H:%M has %Y, a year of four "
+              "digits (2026, not 26)")
+    assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
+        (3, "Belegdatum (placed_at)", "02.11.26 10:00", reason), (4, "Geändert am (updated_at)", "3.11.26 9:15", reason)]
+    assert orders(store)["AB-26-2001"]["placed_at"] == datetime(2026, 11, 2, 8, 15)

@@ -2,13 +2,15 @@
 value is run on single values in an in-memory DuckDB."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import duckdb
 import pytest
 
 from exq_core.errors import FeedError
-from exq_core.ingest.mapping import MappingSpec, _line_problem, _line_value, _number, load_toml, parse_spec
+from exq_core.ingest.mapping import (MappingSpec, _date_expr, _line_problem, _line_value, _number, load_toml,
+                                     parse_spec)
 from exq_core.ingest.suggest import suggest_mapping
 
 BASE = {"name": "erp", "columns": {"Order No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total"}}
@@ -162,3 +164,25 @@ def test_a_line_number_is_used_exactly_as_written_or_not_at_all(con, role, writt
     normal, _ = _number("v", spec())
     assert on_value(con, _line_value(normal, role), written) == number
     assert on_value(con, _line_problem("v", role, spec(), False), written) == problem
+
+
+TWO_DIGITS = ("a year before 1900: a two-digit year? The date format %d.%m.%Y %H:%M has %Y, a year of four digits "
+              "(2026, not 26)")
+
+
+@pytest.mark.parametrize("written, parsed, problem", [
+    ("02.11.2026 10:00", datetime(2026, 11, 2, 10, 0), None),
+    (" 2.11.2026 8:05 ", datetime(2026, 11, 2, 8, 5), None),
+    ("02.11.26 10:00", None, TWO_DIGITS),           # DuckDB's %Y read it as the year 26
+    ("02.11.0026 10:00", None, TWO_DIGITS),
+    ("2026-11-02 10:00", None, "does not match the date format %d.%m.%Y %H:%M"),
+    ("", None, None),
+])
+def test_a_date_is_read_with_the_mapping_s_format_and_a_y_year_has_four_digits(con, written, parsed, problem):
+    value, reason = _date_expr("v", "%d.%m.%Y %H:%M")
+    assert (on_value(con, value, written), on_value(con, reason, written)) == (parsed, problem)
+
+
+def test_a_two_digit_year_format_still_reads_two_digits(con):
+    value, reason = _date_expr("v", "%d/%m/%y")
+    assert (on_value(con, value, "02/11/26"), on_value(con, reason, "02/11/26")) == (datetime(2026, 11, 2), None)

@@ -28,7 +28,7 @@ from ..access import recheck
 from ..store.dialect import ident, literal
 from . import readers
 from .readers import RawFeed, register
-from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS, trim_all
+from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS, blank, trim_all
 
 FeedField = Literal[FEED_COLUMNS]  # type: ignore[valid-type]
 
@@ -244,7 +244,9 @@ def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimi
 # A mapping declares its number convention (`decimal_comma`); it is checked, never guessed. Thousands
 # separators in groups of three (".", ",", space, no-break space, apostrophe — whichever is not the decimal
 # mark) and a currency sign or code around the number are fine. A value written the other way ("12.50"
-# under a decimal comma) is an error that quotes the value as written, never a number 100× off.
+# under a decimal comma) is an error that quotes the value as written, never a number 100× off; so is a
+# first group of zeros ("0.125" under a decimal comma is an eighth written the other way, not 125). White
+# space around a value is trimmed as everywhere (validate.trim_all: a tab, a line break too).
 
 _SEP = "\\s\u00a0\u202f'"
 _CURRENCY = r"(?:[$€£¥₹]|[A-Z]{3})"
@@ -254,17 +256,17 @@ _GAP = "[\\s\u00a0\u202f]*"     # RE2's \s is ASCII only; spreadsheets put a no-
 
 
 def _strip_currency(expr: str) -> str:
-    return (f"regexp_replace(regexp_replace(trim({expr}), {literal('^' + _CURRENCY + _GAP)}, ''), "
+    return (f"regexp_replace(regexp_replace({trim_all(expr)}, {literal('^' + _CURRENCY + _GAP)}, ''), "
             f"{literal(_GAP + _CURRENCY + '$')}, '')")
 
 
 def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
     """(valid pattern, thousands separators, decimal mark, the other convention's pattern)."""
     if decimal_comma:
-        valid = rf"^[+-]?([0-9]{{1,3}}([.{_SEP}][0-9]{{3}})+|[0-9]+)(,[0-9]+)?$"
+        valid = rf"^[+-]?([1-9][0-9]{{0,2}}([.{_SEP}][0-9]{{3}})+|[0-9]+)(,[0-9]+)?$"
         other = r"^[+-]?[0-9]{1,3}(,[0-9]{3})*\.[0-9]+$|^[+-]?[0-9]*\.[0-9]{1,2}$|^[+-]?[0-9]+\.[0-9]{4,}$"
         return valid, f"[.{_SEP}]", ",", other
-    valid = rf"^[+-]?([0-9]{{1,3}}([,{_SEP}][0-9]{{3}})+|[0-9]+)(\.[0-9]+)?$"
+    valid = rf"^[+-]?([1-9][0-9]{{0,2}}([,{_SEP}][0-9]{{3}})+|[0-9]+)(\.[0-9]+)?$"
     other = r"^[+-]?[0-9]{1,3}(\.[0-9]{3})*,[0-9]+$|^[+-]?[0-9]*,[0-9]{1,2}$|^[+-]?[0-9]+,[0-9]{4,}$"
     return valid, f"[,{_SEP}]", ".", other
 
@@ -279,7 +281,7 @@ def _number(expr: str, spec: MappingSpec) -> tuple[str, str]:
         normal = f"replace({normal}, ',', '.')"
     said = "a decimal comma (1.234,56)" if spec.decimal_comma else "a decimal point (1,234.56)"
     wrong = "a decimal point" if spec.decimal_comma else "a decimal comma"
-    reason = (f"CASE WHEN nullif(trim({expr}), '') IS NULL OR regexp_full_match({bare}, {literal(valid)}) THEN NULL "
+    reason = (f"CASE WHEN {blank(expr)} OR regexp_full_match({bare}, {literal(valid)}) THEN NULL "
               f"WHEN regexp_full_match({bare}, {literal(other)}) THEN "
               f"{literal(f'written with {wrong}, but the mapping declares {said}')} "
               f"ELSE {literal(f'not a number (the mapping declares {said})')} END")
@@ -292,16 +294,16 @@ def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
     table = spec.values.get(field)
     if table:
         whens = " ".join(f"WHEN {literal(k.strip().lower())} THEN {literal(v.strip())}" for k, v in table.items())
-        expr = f"CASE lower(trim({expr})) {whens} ELSE {expr} END"
+        expr = f"CASE lower({trim_all(expr)}) {whens} ELSE {expr} END"
     return expr
 
 
 def _date_expr(value: str, fmt: str) -> tuple[str, str]:
     """(the value parsed with the mapping's date format, NULL when it does not match; SQL for the reason a
     non-blank value does not, NULL when it does)."""
-    parsed = f"try_strptime(trim({value}), {literal(fmt)})"
+    parsed = f"try_strptime({trim_all(value)}, {literal(fmt)})"
     mismatch = f"does not match the date format {fmt}"
-    reason = f"CASE WHEN nullif(trim({value}), '') IS NULL THEN NULL WHEN {parsed} IS NULL THEN {literal(mismatch)} "
+    reason = f"CASE WHEN {blank(value)} THEN NULL WHEN {parsed} IS NULL THEN {literal(mismatch)} "
     if "%Y" in fmt.replace("%%", ""):
         # DuckDB's %Y takes fewer digits too: "02.11.26" would be 2 November of the year 26
         two_digits = f"a year before 1900: a two-digit year? The date format {fmt} has %Y, a year of four digits " \
@@ -367,7 +369,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         col = ident(found[field])
         expr = _field_expr(col, field, spec)
         if field == "currency" and spec.default_currency:
-            expr = f"coalesce(nullif(trim({expr}), ''), {literal(spec.default_currency)})"
+            expr = f"CASE WHEN {blank(expr)} THEN {literal(spec.default_currency)} ELSE {expr} END"
         if field in NUMBER_FIELDS:
             normal, reason = _number(expr, spec)
             checks.append(f"""SELECT line, '{field}' AS column_name, left(CAST({col} AS VARCHAR), 120) AS value,
@@ -475,7 +477,7 @@ def _line_problem(expr: str, role: str, spec: MappingSpec, by_line_total: bool) 
                    f"ELSE {literal(f'more than {PRICE_PLACES} decimal places: it cannot be used exactly')} END")
     needed = "item count" if role == "quantity" and by_line_total else "total"
     missing = f"blank: every line needs its {role.replace('_', ' ')}, or the order's {needed} is unknown"
-    return (f"CASE WHEN nullif(trim({expr}), '') IS NULL THEN {literal(missing)} "
+    return (f"CASE WHEN {blank(expr)} THEN {literal(missing)} "
             f"ELSE coalesce({reason}, CASE WHEN ({_line_value(normal, role)}) IS NULL THEN {problem} END) END")
 
 

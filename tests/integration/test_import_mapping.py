@@ -427,3 +427,20 @@ def test_a_two_digit_year_under_a_four_digit_year_format_is_an_error(store, tmp_
     assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
         (3, "Belegdatum (placed_at)", "02.11.26 10:00", reason), (4, "Geändert am (updated_at)", "3.11.26 9:15", reason)]
     assert orders(store)["AB-26-2001"]["placed_at"] == datetime(2026, 11, 2, 8, 15)
+
+
+
+def test_erp_amounts_with_a_zero_group_are_errors_and_white_space_around_values_is_trimmed(store, tmp_path):
+    # "0.125" and "00.500" were read as 125 and 500 under a decimal comma; a tab before an amount (or after a
+    # status word) was "not a number" (or not a status), though values are trimmed
+    path = erp_orders(tmp_path, {"Bruttobetrag": "0.125"}, {"Bruttobetrag": "00.500", "Zahlbetrag": "0,00"},
+                      {"Bruttobetrag": "\t12,50", "Zahlbetrag": "12,50\t", "Zahlstatus": "Bezahlt\t"},
+                      {"Bruttobetrag": "1.234,50 €\t", "Umsatz gesamt": "\n2.310,00"})
+    result = import_erp(store, path, skip_invalid=True)
+    said = "written with a decimal point, but the mapping declares a decimal comma (1.234,56)"
+    assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
+        (2, "Bruttobetrag (order_total)", "0.125", said), (3, "Bruttobetrag (order_total)", "00.500", said)]
+    o = orders(store)
+    assert (o["AB-26-2003"]["order_total"], o["AB-26-2003"]["amount_paid"], o["AB-26-2003"]["payment_status"]) == \
+        (Decimal("12.50"), Decimal("12.50"), "paid")
+    assert (o["AB-26-2004"]["order_total"], o["AB-26-2004"]["customer_ltv"]) == (Decimal("1234.50"), Decimal("2310.00"))

@@ -186,3 +186,26 @@ def test_a_date_is_read_with_the_mapping_s_format_and_a_y_year_has_four_digits(c
 def test_a_two_digit_year_format_still_reads_two_digits(con):
     value, reason = _date_expr("v", "%d/%m/%y")
     assert (on_value(con, value, "02/11/26"), on_value(con, reason, "02/11/26")) == (datetime(2026, 11, 2), None)
+
+
+POINT_UNDER_COMMA = "written with a decimal point, but the mapping declares a decimal comma (1.234,56)"
+COMMA_UNDER_POINT = "written with a decimal comma, but the mapping declares a decimal point (1,234.56)"
+
+
+@pytest.mark.parametrize("decimal_comma, written, normal, problem", [
+    (True, "1.234,50", "1234.50", None),
+    (True, "0,125", "0.125", None),
+    (True, "0.125", None, POINT_UNDER_COMMA),        # was 125: a first group of zeros is no thousands group
+    (True, "00.500", None, POINT_UNDER_COMMA),       # was 500
+    (True, "-0.500", None, POINT_UNDER_COMMA),
+    (True, "\t12,50", "12.50", None),              # was "not a number": white space is trimmed, tabs too
+    (True, "12,50\t", "12.50", None),
+    (True, "\r\n1.234,50 €\t", "1234.50", None),
+    (True, "\t", None, None),                       # blank
+    (False, "0.125", "0.125", None),
+    (False, "0,125", None, COMMA_UNDER_POINT),       # was 125
+    (False, "1,234.50\t", "1234.50", None),
+])
+def test_a_number_is_read_by_the_declared_convention(con, decimal_comma, written, normal, problem):
+    number, reason = _number("v", spec(decimal_comma=decimal_comma))
+    assert (on_value(con, number, written), on_value(con, reason, written)) == (normal, problem)

@@ -239,25 +239,84 @@ def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimi
     return names, samples
 
 
-# -- numbers, as the mapping declares them -----------------------------------------------------------
+# -- the currency an amount names ------------------------------------------------------------------
 #
-# A mapping declares its number convention (`decimal_comma`); it is checked, never guessed. Thousands
-# separators in groups of three (".", ",", space, no-break space, apostrophe — whichever is not the decimal
-# mark) and a currency sign or code around the number are fine. A value written the other way ("12.50"
-# under a decimal comma) is an error that quotes the value as written, never a number 100× off; so is a
-# first group of zeros ("0.125" under a decimal comma is an eighth written the other way, not 125). White
-# space around a value is trimmed as everywhere (validate.trim_all: a tab, a line break too).
+# A currency code or sign around an amount ("USD 12,50", "12,50 €") is read, not thrown away: it must be the
+# row's currency — its currency column, else the mapping's default_currency, else the currency an amount of
+# the row names on its own. An amount in another currency is an error: it would be stored as that number in
+# the wrong currency. $ and ¥ name a currency only together with the row's ($ is the dollar or peso of many
+# countries, ¥ the yen or the yuan).
 
-_SEP = "\\s\u00a0\u202f'"
-_CURRENCY = r"(?:[$€£¥₹]|[A-Z]{3})"
-
-
+SIGNS: dict[str, tuple[str, ...]] = {
+    "€": ("EUR",), "£": ("GBP",), "₹": ("INR",), "¥": ("JPY", "CNY"),
+    "$": ("USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "ARS", "CLP", "COP", "TWD"),
+}
+_CURRENCY = "(?:[" + "".join(SIGNS) + "]|[A-Z]{3})"
 _GAP = "[\\s\u00a0\u202f]*"     # RE2's \s is ASCII only; spreadsheets put a no-break space before the sign
+UNSAID = " alone does not say which currency: map a currency column or set the mapping's default_currency"
 
 
 def _strip_currency(expr: str) -> str:
     return (f"regexp_replace(regexp_replace({trim_all(expr)}, {literal('^' + _CURRENCY + _GAP)}, ''), "
             f"{literal(_GAP + _CURRENCY + '$')}, '')")
+
+
+def _marks(expr: str) -> tuple[str, str]:
+    """The currency code or sign written before and after an amount (NULL when none)."""
+    value = trim_all(expr)
+    return (f"nullif(regexp_extract({value}, {literal('^(' + _CURRENCY + ')')}, 1), '')",
+            f"nullif(regexp_extract({value}, {literal('(' + _CURRENCY + ')$')}, 1), '')")
+
+
+def _code(mark: str) -> str:
+    """The currency a mark names on its own: a code, or the sign of one currency; NULL for $ and ¥."""
+    whens = " ".join(f"WHEN {literal(sign)} THEN {literal(codes[0]) if len(codes) == 1 else 'NULL'}"
+                     for sign, codes in SIGNS.items())
+    return f"CASE {mark} {whens} ELSE {mark} END"
+
+
+def _currency_problem(expr: str, currency: str, source: str) -> str:
+    """SQL for why the currency an amount names is not the row's (`currency`, found as `source` says); NULL
+    when it names none, or the row's."""
+    agrees = " ".join(f"WHEN {literal(sign)} THEN {currency} IN ({', '.join(literal(c) for c in codes)})"
+                      for sign, codes in SIGNS.items())
+    before, after = (f"CASE WHEN {mark} IS NULL THEN NULL WHEN {currency} IS NULL THEN {mark} || {literal(UNSAID)} "
+                     f"WHEN NOT (CASE {mark} {agrees} ELSE {currency} = {mark} END) THEN 'the amount is in ' || "
+                     f"{mark} || ', but the row''s currency is ' || {currency} || {literal(f' ({source})')} END"
+                     for mark in _marks(expr))
+    # most amounts name no currency: a letter or a sign is looked for first
+    named = literal("[A-Z" + "".join(SIGNS) + "]")
+    return f"CASE WHEN regexp_matches({expr}, {named}) THEN coalesce({before}, {after}) END"
+
+
+def _row_currency(currency_expr: str | None, default: str | None, amounts: list[str],
+                  currency_column: str | None) -> tuple[str, str]:
+    """(SQL for the row's currency, upper case, NULL when unknown; where it comes from, in words)."""
+    parts = [f"CASE WHEN {blank(currency_expr)} THEN NULL ELSE upper({trim_all(currency_expr)}) END"] \
+        if currency_expr is not None else []
+    if default:
+        parts.append(literal(default))
+    else:
+        parts += [_code(mark) for amount in amounts for mark in _marks(amount)]
+    named = "the currency another amount of the row names"
+    if currency_expr is None:
+        source = "the mapping's default_currency" if default else named
+    else:
+        source = f"its {currency_column} column, or " + (
+            f"the mapping's default_currency {default} when that is blank" if default else named)
+    return (f"coalesce({', '.join(parts)})" if parts else "NULL::VARCHAR"), source
+
+
+# -- numbers, as the mapping declares them -----------------------------------------------------------
+#
+# A mapping declares its number convention (`decimal_comma`); it is checked, never guessed. Thousands
+# separators in groups of three (".", ",", space, no-break space, apostrophe — whichever is not the decimal
+# mark) and, around an amount, a currency sign or code (see above) are fine. A value written the other way
+# ("12.50" under a decimal comma) is an error that quotes the value as written, never a number 100× off; so
+# is a first group of zeros ("0.125" under a decimal comma is an eighth written the other way, not 125).
+# White space around a value is trimmed as everywhere (validate.trim_all: a tab, a line break too).
+
+_SEP = "\\s\u00a0\u202f'"
 
 
 def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
@@ -271,21 +330,25 @@ def _convention(decimal_comma: bool) -> tuple[str, str, str, str]:
     return valid, f"[,{_SEP}]", ".", other
 
 
-def _number(expr: str, spec: MappingSpec) -> tuple[str, str]:
+def _number(expr: str, spec: MappingSpec, currency: tuple[str, str] | None = None) -> tuple[str, str]:
     """(normalised text: plain digits with a point, NULL when the value breaks the convention;
-    SQL for the reason a non-blank value breaks it, NULL when it does not)."""
+    SQL for the reason a non-blank value breaks it, NULL when it does not). An amount passes `currency`, the
+    row's currency and where it comes from (`_row_currency`): a code or sign around it must name that one.
+    A count or a score has none."""
     valid, thousands, mark, other = _convention(spec.decimal_comma)
-    bare = _strip_currency(expr)
+    bare = _strip_currency(expr) if currency else trim_all(expr)
     normal = f"regexp_replace({bare}, {literal(thousands)}, '', 'g')"
     if mark == ",":
         normal = f"replace({normal}, ',', '.')"
     said = "a decimal comma (1.234,56)" if spec.decimal_comma else "a decimal point (1,234.56)"
     wrong = "a decimal point" if spec.decimal_comma else "a decimal comma"
-    reason = (f"CASE WHEN {blank(expr)} OR regexp_full_match({bare}, {literal(valid)}) THEN NULL "
+    problem = _currency_problem(expr, *currency) if currency else "NULL"
+    reason = (f"CASE WHEN {blank(expr)} THEN NULL WHEN regexp_full_match({bare}, {literal(valid)}) THEN {problem} "
               f"WHEN regexp_full_match({bare}, {literal(other)}) THEN "
               f"{literal(f'written with {wrong}, but the mapping declares {said}')} "
               f"ELSE {literal(f'not a number (the mapping declares {said})')} END")
-    return f"CASE WHEN regexp_full_match({bare}, {literal(valid)}) THEN {normal} END", reason
+    ok = f"regexp_full_match({bare}, {literal(valid)})" + (f" AND ({problem}) IS NULL" if currency else "")
+    return f"CASE WHEN {ok} THEN {normal} END", reason
 
 
 def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
@@ -358,20 +421,27 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     used = set(found.values()) | set(line_cols.values())
     ignored = [n for n in names if n not in used]
 
+    amounts = [_field_expr(ident(found[f]), f, spec) for f in MONEY_COLUMNS if f in found] + \
+        [f"CAST({ident(line_cols[r])} AS VARCHAR)" for r in ("unit_price", "line_total") if r in line_cols]
+    currency_expr = _field_expr(ident(found["currency"]), "currency", spec) if "currency" in found else None
+    row_currency, source = _row_currency(currency_expr, spec.default_currency, amounts, found.get("currency"))
+    # worked out once per row, into a column of mapped_src (see below): every amount compares its marks
+    # with it, and as an expression it grew with every amount that names one (20 s to plan a 3-row file)
+    currency = row_currency if currency_expr is None and spec.default_currency else \
+        ident(next(f"exq_currency{'_' * i}" for i in range(len(names) + 1) if f"exq_currency{'_' * i}" not in names))
     select, written, checks = [], [], []
     for field in FEED_COLUMNS:
+        if field == "currency":     # as written, else the row's currency (the default, or an amount's)
+            select.append(f"CASE WHEN {blank(currency_expr)} THEN {currency} ELSE {currency_expr} END AS currency"
+                          if currency_expr is not None else f"{currency} AS currency")
+            continue
         if field not in found:
-            if field == "currency" and spec.default_currency:
-                select.append(f"{literal(spec.default_currency)} AS currency")
-            else:
-                select.append(f"NULL::VARCHAR AS {field}")
+            select.append(f"NULL::VARCHAR AS {field}")
             continue
         col = ident(found[field])
         expr = _field_expr(col, field, spec)
-        if field == "currency" and spec.default_currency:
-            expr = f"CASE WHEN {blank(expr)} THEN {literal(spec.default_currency)} ELSE {expr} END"
         if field in NUMBER_FIELDS:
-            normal, reason = _number(expr, spec)
+            normal, reason = _number(expr, spec, (currency, source) if field in MONEY_COLUMNS else None)
             checks.append(f"""SELECT line, '{field}' AS column_name, left(CAST({col} AS VARCHAR), 120) AS value,
                 {reason} AS reason, line AS row_line FROM mapped_src WHERE ({reason}) IS NOT NULL""")
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
@@ -383,18 +453,21 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
         select.append(f"{expr} AS {field}")
+    line_currency = (currency, source)
     for role, theirs in line_cols.items():
-        normal, _ = _number(f"CAST({ident(theirs)} AS VARCHAR)", spec)
+        normal, _ = _number(f"CAST({ident(theirs)} AS VARCHAR)", spec, None if role == "quantity" else line_currency)
         select.append(f"{normal} AS n_{role}")
     offset = 2 if kind == "csv" else 1
+    extra = f", {row_currency} AS {currency}" if currency != row_currency else ""
     cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_src AS SELECT rowid - (SELECT min(rowid) FROM loaded) + "
-                f"{offset} AS line, * FROM loaded")
+                f"{offset} AS line, *{extra} FROM loaded")
     cur.execute("DROP TABLE loaded")
     try:
         body = f"SELECT line, {', '.join(select + written)} FROM mapped_src"
         if line_cols:
             body = _typed_lines(body, line_cols)
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {_order_from_lines(body, line_cols, written)}")
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS "
+                        f"{_order_from_lines(body, line_cols, written, currency != row_currency)}")
         else:
             cur.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {body}")
         errors = " UNION ALL ".join(checks) if checks else \
@@ -406,7 +479,8 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             errors = (f"SELECT e.line, e.column_name, e.value, e.reason, r.line AS row_line FROM ({errors}) e "
                       f"JOIN (SELECT line, l_key, l_alone FROM ({body}) b) k ON k.line = e.line "
                       f"JOIN raw r ON r.l_key IS NOT DISTINCT FROM k.l_key AND r.l_alone IS NOT DISTINCT FROM k.l_alone"
-                      f" UNION ALL {_line_errors(line_cols, spec)} UNION ALL {_order_checks()}")
+                      f" UNION ALL {_line_errors(line_cols, spec, line_currency)} "
+                      f"UNION ALL {_order_checks(currency != row_currency)}")
         cur.execute(f"CREATE OR REPLACE TEMP TABLE mapped_errors AS {errors}")
     except duckdb.Error as err:
         raise FeedError(f"the mapping '{spec.name}' cannot be applied: {str(err).splitlines()[0][:300]}") from None
@@ -463,13 +537,15 @@ def _line_value(normal: str, role: str) -> str:
     return f"CASE WHEN regexp_full_match({normal}, {literal(_EXACT_PRICE)}) THEN TRY_CAST({normal} AS {PRICE}) END"
 
 
-def _line_problem(expr: str, role: str, spec: MappingSpec, by_line_total: bool) -> str:
+def _line_problem(expr: str, role: str, spec: MappingSpec, by_line_total: bool,
+                  currency: tuple[str, str] | None = None) -> str:
     """SQL for why a line's value (`expr`, their text) has no number `_line_value` can use; NULL when it has one.
     A blank is an error too: the order's total (or item count) would be unknown, and a line counted as
-    nothing makes a wrong total."""
-    normal, reason = _number(expr, spec)
+    nothing makes a wrong total. A price passes the row's `currency` (see `_number`)."""
+    normal, reason = _number(expr, spec, None if role == "quantity" else currency)
     if role == "quantity":
-        problem = (f"CASE WHEN NOT regexp_full_match({normal}, {literal(_WHOLE)}) THEN 'quantity must be a whole number' "
+        problem = (f"CASE WHEN NOT regexp_full_match({normal}, {literal(_WHOLE)}) "
+                   f"THEN 'quantity must be a whole number' "
                    f"ELSE {literal(f'out of range: a quantity can be at most {MAX_QUANTITY:,}')} END")
     else:
         problem = (f"CASE WHEN regexp_full_match({normal}, {literal(_FEW_PLACES)}) "
@@ -481,42 +557,46 @@ def _line_problem(expr: str, role: str, spec: MappingSpec, by_line_total: bool) 
             f"ELSE coalesce({reason}, CASE WHEN ({_line_value(normal, role)}) IS NULL THEN {problem} END) END")
 
 
-def _line_errors(line_cols: dict[str, str], spec: MappingSpec) -> str:
+def _line_errors(line_cols: dict[str, str], spec: MappingSpec, currency: tuple[str, str]) -> str:
     """The errors of the lines an order could not use (`l_bad`), on the order's row. The reasons are worked out
-    for those lines alone, after the join: as a WHERE, DuckDB pushed them down onto every line of the file
+    for those lines alone, in a projection: as a WHERE, DuckDB pushed them down onto every line of the file
     (a 200,000-line file took three times as long to read)."""
     by_line_total = "line_total" in line_cols
     errors = []
     for role, theirs in line_cols.items():
-        text = f"CAST(s.{ident(theirs)} AS VARCHAR)"
+        text = f"CAST({ident(theirs)} AS VARCHAR)"
         errors.append((f"{theirs} ({LINE_LABELS[role]})", f"left({text}, 120)",
-                       _line_problem(text, role, spec, by_line_total)))
+                       _line_problem(text, role, spec, by_line_total, currency)))
     if not by_line_total:
         quantity, price = line_cols["quantity"], line_cols["unit_price"]
-        q, p = (_line_value(_number(f"CAST(s.{ident(c)} AS VARCHAR)", spec)[0], role)
-                for c, role in ((quantity, "quantity"), (price, "unit_price")))
+        q, p = (_line_value(_number(f"CAST({ident(c)} AS VARCHAR)", spec, cur)[0], role)
+                for c, role, cur in ((quantity, "quantity", None), (price, "unit_price", currency)))
         errors.append((f"{quantity} × {price} (line amount)",
-                       f"left(CAST(s.{ident(quantity)} AS VARCHAR) || ' × ' || CAST(s.{ident(price)} AS VARCHAR), 120)",
+                       f"left(CAST({ident(quantity)} AS VARCHAR) || ' × ' || CAST({ident(price)} AS VARCHAR), 120)",
                        f"CASE WHEN abs(({q}) * ({p})) >= {MAX_TOTAL} "
                        f"THEN 'more than an order total can hold (15 digits before the decimal point)' END"))
     structs = ", ".join(f"{{'column': {literal(c)}, 'value': {v}, 'reason': {r}}}" for c, v, r in errors)
-    return f"""SELECT line, e.column AS column_name, e.value, e.reason, row_line
-        FROM (SELECT s.line, b.row_line, unnest(list_filter([{structs}], lambda x: x.reason IS NOT NULL)) AS e
-              FROM (SELECT line AS row_line, unnest(l_bad) AS line FROM raw WHERE len(l_bad) > 0) b
-              JOIN mapped_src s ON s.line = b.line)"""
+    return f"""SELECT e.line, e.error.column AS column_name, e.error.value, e.error.reason, b.row_line
+        FROM (SELECT line, unnest(list_filter([{structs}], lambda x: x.reason IS NOT NULL)) AS error
+              FROM mapped_src WHERE line IN (SELECT unnest(l_bad) FROM raw WHERE len(l_bad) > 0)) e
+        JOIN (SELECT line AS row_line, unnest(l_bad) AS line FROM raw WHERE len(l_bad) > 0) b ON b.line = e.line"""
 
 
-def _order_checks() -> str:
+def _order_checks(currencies: bool) -> str:
     """Errors of an order as a whole, on its row. Its total and item count are checked for range here (the
     generic checks would call 30000000000000000 "not a decimal number"); a negative total only when every
-    line is known, since a missing line could change its sign."""
+    line is known, since a missing line could change its sign. Lines in different currencies (`currencies`:
+    when they can be) cannot be summed."""
     total, items = "TRY_CAST(order_total AS DECIMAL(38,3))", "TRY_CAST(items_ordered AS DECIMAL(38,0))"
     return f"""SELECT line, 'order_total' AS column_name, order_total AS value,
             CASE WHEN abs({total}) >= {MAX_TOTAL} THEN {literal(TOO_MUCH)} ELSE {literal(CREDIT_NOTE)} END AS reason,
             line AS row_line
         FROM raw WHERE abs({total}) >= {MAX_TOTAL} OR ({total} < 0 AND len(l_bad) = 0)
         UNION ALL SELECT line, 'items_ordered', items_ordered, {literal(TOO_MANY)}, line
-        FROM raw WHERE abs({items}) > {MAX_QUANTITY}"""
+        FROM raw WHERE abs({items}) > {MAX_QUANTITY}""" + (f"""
+        UNION ALL SELECT line, 'currency', currency, 'its lines are in different currencies (' || l_currencies ||
+            '): an order''s lines are summed in one currency', line
+        FROM raw WHERE l_currencies IS NOT NULL""" if currencies else "")
 
 
 def _typed_lines(lines_sql: str, line_cols: dict[str, str]) -> str:
@@ -529,10 +609,11 @@ def _typed_lines(lines_sql: str, line_cols: dict[str, str]) -> str:
     return f"SELECT *, {values}{key} AS l_key, CASE WHEN {key} IS NULL THEN line END AS l_alone FROM ({lines_sql}) l"
 
 
-def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str]) -> str:
+def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[str], currencies: bool) -> str:
     """One feed row per order from its typed lines (`_typed_lines`): the order's fields from its first line,
     the total and the quantity summed, and the lines it could not use (l_bad: a value that is not a usable
-    number, or a line amount beyond what a total can hold — each an error, `_line_errors`)."""
+    number, or a line amount beyond what a total can hold — each an error, `_line_errors`); and, when the lines'
+    currencies can differ (`currencies`), the two of them that do (l_currencies)."""
     order_fields = [c for c in FEED_COLUMNS if c not in ("order_total", "items_ordered")]
     w_cols = [w.rsplit(" AS ", 1)[1] for w in written]
     amount = "l_line_total" if "line_total" in line_cols else "l_quantity * l_unit_price"
@@ -545,10 +626,13 @@ def _order_from_lines(lines_sql: str, line_cols: dict[str, str], written: list[s
     # about a total nobody wrote would not.
     as_text = f"CAST(round(coalesce(sum({summed}), 0), 3) AS VARCHAR)"
     cents, keep = literal(r"(\.[0-9]{2})0$"), literal(r"\1")
+    code = f"upper({trim_all('currency')})"
+    differ = f"CASE WHEN min({code}) <> max({code}) THEN min({code}) || ', ' || max({code}) END AS l_currencies, " \
+        if currencies else ""
     return f"""
         SELECT min(line) AS line, {firsts},
                regexp_replace({as_text}, {cents}, {keep}) AS order_total, {qty} AS items_ordered,
-               coalesce(list(line) FILTER (WHERE {bad}), []) AS l_bad, l_key, l_alone
+               coalesce(list(line) FILTER (WHERE {bad}), []) AS l_bad, {differ}l_key, l_alone
         FROM ({lines_sql}) l
         GROUP BY l_key, l_alone"""
 

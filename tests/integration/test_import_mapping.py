@@ -265,8 +265,9 @@ def test_an_amount_with_the_currency_sign_after_a_no_break_space(store, tmp_path
                        date_format="%d.%m.%Y", decimal_comma=True)
     result = import_file(store, path, mapping=spec, now=NOW)
     assert result.orders_new == 3
-    assert {k: v["order_total"] for k, v in orders(store).items()} == \
-        {"A-1": Decimal("1234.50"), "A-2": Decimal("12.00"), "A-3": Decimal("99.90")}
+    # no currency column, no default: the amounts say euros (they were stored in the import's default, USD)
+    assert {k: (v["order_total"], v["currency"]) for k, v in orders(store).items()} == \
+        {"A-1": (Decimal("1234.50"), "EUR"), "A-2": (Decimal("12.00"), "EUR"), "A-3": (Decimal("99.90"), "EUR")}
 
 
 # -- the Online Retail shape, every column (tests/data/invoice-lines), and its mapping -------------------------
@@ -425,7 +426,8 @@ def test_a_two_digit_year_under_a_four_digit_year_format_is_an_error(store, tmp_
     reason = ("a year before 1900: a two-digit year? The date format %d.%m.%Y %H:%M has %Y, a year of four "
               "digits (2026, not 26)")
     assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
-        (3, "Belegdatum (placed_at)", "02.11.26 10:00", reason), (4, "Geändert am (updated_at)", "3.11.26 9:15", reason)]
+        (3, "Belegdatum (placed_at)", "02.11.26 10:00", reason),
+        (4, "Geändert am (updated_at)", "3.11.26 9:15", reason)]
     assert orders(store)["AB-26-2001"]["placed_at"] == datetime(2026, 11, 2, 8, 15)
 
 
@@ -444,3 +446,66 @@ def test_erp_amounts_with_a_zero_group_are_errors_and_white_space_around_values_
     assert (o["AB-26-2003"]["order_total"], o["AB-26-2003"]["amount_paid"], o["AB-26-2003"]["payment_status"]) == \
         (Decimal("12.50"), Decimal("12.50"), "paid")
     assert (o["AB-26-2004"]["order_total"], o["AB-26-2004"]["customer_ltv"]) == (Decimal("1234.50"), Decimal("2310.00"))
+
+
+
+WÄHRUNG = "its Währung column, or the mapping's default_currency EUR when that is blank"
+
+
+def test_a_currency_in_an_erp_amount_must_be_the_order_s_currency(store, tmp_path):
+    # "USD 12,50" with Währung blank was stored as 12.50 in the mapping's default, EUR
+    path = erp_orders(tmp_path, {"Währung": "", "Bruttobetrag": "USD 12,50", "Zahlbetrag": "12,50"},
+                      {"Währung": "", "Bruttobetrag": "1.234,50 €"},
+                      {"Währung": "CHF", "Bruttobetrag": "12,50 CHF", "Zahlbetrag": "12,50"},
+                      {"Währung": "CHF", "Bruttobetrag": "€ 89,90", "Zahlbetrag": "89,90"},
+                      {"Währung": "EUR", "Bruttobetrag": "1.234,50", "Umsatz gesamt": "GBP 2.310,00"})
+    result = import_erp(store, path, skip_invalid=True)
+    assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
+        (2, "Bruttobetrag (order_total)", "USD 12,50",
+         f"the amount is in USD, but the row's currency is EUR ({WÄHRUNG})"),
+        (5, "Bruttobetrag (order_total)", "€ 89,90",
+         f"the amount is in €, but the row's currency is CHF ({WÄHRUNG})"),
+        (6, "Umsatz gesamt (customer_ltv)", "GBP 2.310,00",
+         f"the amount is in GBP, but the row's currency is EUR ({WÄHRUNG})")]
+    assert {k: (v["order_total"], v["currency"]) for k, v in orders(store).items()} == \
+        {"AB-26-2002": (Decimal("1234.50"), "EUR"), "AB-26-2003": (Decimal("12.50"), "CHF")}
+
+
+def test_without_a_currency_column_or_default_the_amounts_say_the_currency(store, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Nr;Datum;Betrag;Bezahlt\nA-1;27.11.2026;1.234,50 €;1.234,50\nA-2;27.11.2026;USD 10,00;\n"
+                    "A-3;27.11.2026;10,00 €;10,00 USD\nA-4;27.11.2026;$ 5,00;5,00\n", encoding="utf-8")
+    spec = MappingSpec(name="erp", columns={"Nr": "order_id", "Datum": "placed_at", "Betrag": "order_total",
+                                            "Bezahlt": "amount_paid"}, date_format="%d.%m.%Y", decimal_comma=True)
+    result = import_file(store, path, mapping=spec, skip_invalid=True, now=NOW)
+    named = "the currency another amount of the row names"
+    assert [(e.line, e.column, e.reason) for e in result.report.errors] == [
+        (4, "Bezahlt (amount_paid)", f"the amount is in USD, but the row's currency is EUR ({named})"),
+        (5, "Betrag (order_total)",
+         "$ alone does not say which currency: map a currency column or set the mapping's default_currency")]
+    assert {k: (v["order_total"], v["currency"]) for k, v in orders(store).items()} == \
+        {"A-1": (Decimal("1234.50"), "EUR"), "A-2": (Decimal("10.00"), "USD")}
+
+
+def test_invoice_lines_in_another_currency_than_their_order_are_errors(store, tmp_path):
+    # the Online Retail mapping says GBP: a price in euros is not summed as pounds
+    path = retail_file(tmp_path, ANY_LINE, ("581001", "3", "€2.10", "71053"), ("581002", "1", "£4.25", "22752"))
+    result = import_retail(store, path, skip_invalid=True)
+    assert [(e.line, e.column, e.reason) for e in result.report.errors] == [
+        (3, "UnitPrice (line unit price)",
+         "the amount is in €, but the row's currency is GBP (the mapping's default_currency)")]
+    assert {k: v["order_total"] for k, v in orders(store).items()} == {"581002": Decimal("4.25")}
+
+    # lines with a currency column of their own: one order's lines in two currencies cannot be summed
+    path = tmp_path / "order-items.csv"
+    path.write_text("Order Number,Order Date,Currency,SKU,Quantity,Line Total\n"
+                    "1042,2026-11-03 10:15,EUR,HOOD-M,1,39.90\n1042,2026-11-03 10:15,GBP,CAP,2,24.00\n"
+                    "1043,2026-11-03 11:02,,CAP,1,£12.00\n")
+    spec = parse_spec({"name": "woo-items", "columns": {"Order Number": "order_id", "Order Date": "placed_at",
+                                                        "Currency": "currency"},
+                       "lines": {"quantity": "Quantity", "line_total": "Line Total"}})
+    result = import_file(store, path, mapping=spec, skip_invalid=True, now=NOW)
+    assert [(e.line, e.column, e.value, e.reason) for e in result.report.errors] == [
+        (2, "Currency (currency)", "EUR",
+         "its lines are in different currencies (EUR, GBP): an order's lines are summed in one currency")]
+    assert orders(store)["1043"]["currency"] == "GBP"

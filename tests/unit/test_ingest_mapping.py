@@ -188,6 +188,7 @@ def test_a_two_digit_year_format_still_reads_two_digits(con):
     assert (on_value(con, value, "02/11/26"), on_value(con, reason, "02/11/26")) == (datetime(2026, 11, 2), None)
 
 
+EUROS = ("'EUR'", "the mapping's default_currency")     # an amount, in a row in euros
 POINT_UNDER_COMMA = "written with a decimal point, but the mapping declares a decimal comma (1.234,56)"
 COMMA_UNDER_POINT = "written with a decimal comma, but the mapping declares a decimal point (1,234.56)"
 
@@ -207,5 +208,31 @@ COMMA_UNDER_POINT = "written with a decimal comma, but the mapping declares a de
     (False, "1,234.50\t", "1234.50", None),
 ])
 def test_a_number_is_read_by_the_declared_convention(con, decimal_comma, written, normal, problem):
-    number, reason = _number("v", spec(decimal_comma=decimal_comma))
+    number, reason = _number("v", spec(decimal_comma=decimal_comma), EUROS)
     assert (on_value(con, number, written), on_value(con, reason, written)) == (normal, problem)
+
+
+ROW = "its Währung column, or the mapping's default_currency EUR when that is blank"
+UNSAID = " alone does not say which currency: map a currency column or set the mapping's default_currency"
+
+
+@pytest.mark.parametrize("row_currency, written, normal, problem", [
+    ("'EUR'", "1.234,50 €", "1234.50", None),
+    ("'EUR'", "EUR 12,50", "12.50", None),
+    ("'EUR'", "12,50", "12.50", None),
+    ("'EUR'", "USD 12,50", None, f"the amount is in USD, but the row's currency is EUR ({ROW})"),  # was 12.50 EUR
+    ("'EUR'", "12,50 CHF", None, f"the amount is in CHF, but the row's currency is EUR ({ROW})"),
+    ("'EUR'", "$12,50", None, f"the amount is in $, but the row's currency is EUR ({ROW})"),
+    ("'CAD'", "$12,50", "12.50", None),
+    ("'JPY'", "¥ 1.200", "1200", None),
+    ("NULL", "$12,50", None, "$" + UNSAID),
+])
+def test_a_currency_written_in_an_amount_must_be_the_row_s(con, row_currency, written, normal, problem):
+    number, reason = _number("v", spec(decimal_comma=True), (row_currency, ROW))
+    assert (on_value(con, number, written), on_value(con, reason, written)) == (normal, problem)
+
+
+def test_a_count_or_a_score_names_no_currency(con):
+    number, reason = _number("v", spec(decimal_comma=True))
+    assert (on_value(con, number, "EUR 5"), on_value(con, reason, "EUR 5")) == \
+        (None, "not a number (the mapping declares a decimal comma (1.234,56))")

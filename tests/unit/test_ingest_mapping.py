@@ -10,7 +10,7 @@ import pytest
 
 from exq_core.errors import FeedError
 from exq_core.ingest.mapping import (MappingSpec, _date_expr, _line_problem, _line_value, _number, load_toml,
-                                     parse_spec)
+                                     parse_spec, prepare)
 from exq_core.ingest.suggest import suggest_mapping
 
 BASE = {"name": "erp", "columns": {"Order No": "order_id", "Order Date": "placed_at", "Grand Total": "order_total"}}
@@ -132,9 +132,10 @@ def con():
     c.close()
 
 
-def on_value(con, sql: str, written: str | None):
-    """`sql` (over the column `v`) for one written value."""
-    return con.execute(f"SELECT {sql} FROM (SELECT CAST(? AS VARCHAR) AS v)", [written]).fetchone()[0]
+def on_value(con, sql_of, written: str | None, amount: bool = False):
+    """`sql_of(value)` for one written value, prepared (trimmed; an amount split) as the reader prepares it."""
+    source, prepared = prepare({"v": ("v", amount)}, "(SELECT CAST(? AS VARCHAR) AS v)", "exq_")
+    return con.execute(f"SELECT {sql_of(prepared['v'])} FROM ({source})", [written]).fetchone()[0]
 
 
 BLANK_PRICE = "blank: every line needs its unit price, or the order's total is unknown"
@@ -161,9 +162,10 @@ DIGITS = "out of range: at most 15 digits before the decimal mark"
     ("unit_price", "abc", None, "not a number (the mapping declares a decimal point (1,234.56))"),
 ])
 def test_a_line_number_is_used_exactly_as_written_or_not_at_all(con, role, written, number, problem):
-    normal, _ = _number("v", spec())
-    assert on_value(con, _line_value(normal, role), written) == number
-    assert on_value(con, _line_problem("v", role, spec(), False), written) == problem
+    price = role != "quantity"
+    currency = ("'GBP'", "the mapping's default_currency") if price else None
+    assert on_value(con, lambda v: _line_value(_number(v, spec(), currency)[0], role), written, price) == number
+    assert on_value(con, lambda v: _line_problem(v, role, spec(), False, currency), written, price) == problem
 
 
 TWO_DIGITS = ("a year before 1900: a two-digit year? The date format %d.%m.%Y %H:%M has %Y, a year of four digits "
@@ -179,13 +181,13 @@ TWO_DIGITS = ("a year before 1900: a two-digit year? The date format %d.%m.%Y %H
     ("", None, None),
 ])
 def test_a_date_is_read_with_the_mapping_s_format_and_a_y_year_has_four_digits(con, written, parsed, problem):
-    value, reason = _date_expr("v", "%d.%m.%Y %H:%M")
-    assert (on_value(con, value, written), on_value(con, reason, written)) == (parsed, problem)
+    assert on_value(con, lambda v: _date_expr(v, "%d.%m.%Y %H:%M")[0], written) == parsed
+    assert on_value(con, lambda v: _date_expr(v, "%d.%m.%Y %H:%M")[1], written) == problem
 
 
 def test_a_two_digit_year_format_still_reads_two_digits(con):
-    value, reason = _date_expr("v", "%d/%m/%y")
-    assert (on_value(con, value, "02/11/26"), on_value(con, reason, "02/11/26")) == (datetime(2026, 11, 2), None)
+    assert on_value(con, lambda v: _date_expr(v, "%d/%m/%y")[0], "02/11/26") == datetime(2026, 11, 2)
+    assert on_value(con, lambda v: _date_expr(v, "%d/%m/%y")[1], "02/11/26") is None
 
 
 EUROS = ("'EUR'", "the mapping's default_currency")     # an amount, in a row in euros
@@ -208,8 +210,9 @@ COMMA_UNDER_POINT = "written with a decimal comma, but the mapping declares a de
     (False, "1,234.50\t", "1234.50", None),
 ])
 def test_a_number_is_read_by_the_declared_convention(con, decimal_comma, written, normal, problem):
-    number, reason = _number("v", spec(decimal_comma=decimal_comma), EUROS)
-    assert (on_value(con, number, written), on_value(con, reason, written)) == (normal, problem)
+    convention = spec(decimal_comma=decimal_comma)
+    assert on_value(con, lambda v: _number(v, convention, EUROS)[0], written, amount=True) == normal
+    assert on_value(con, lambda v: _number(v, convention, EUROS)[1], written, amount=True) == problem
 
 
 ROW = "its Währung column, or the mapping's default_currency EUR when that is blank"
@@ -228,11 +231,13 @@ UNSAID = " alone does not say which currency: map a currency column or set the m
     ("NULL", "$12,50", None, "$" + UNSAID),
 ])
 def test_a_currency_written_in_an_amount_must_be_the_row_s(con, row_currency, written, normal, problem):
-    number, reason = _number("v", spec(decimal_comma=True), (row_currency, ROW))
-    assert (on_value(con, number, written), on_value(con, reason, written)) == (normal, problem)
+    currency, erp = (row_currency, ROW), spec(decimal_comma=True)
+    assert on_value(con, lambda v: _number(v, erp, currency)[1], written, amount=True) == problem
+    # strict (a line's price): no number when the currency is not the row's
+    assert on_value(con, lambda v: _number(v, erp, currency, strict=True)[0], written, amount=True) == normal
 
 
 def test_a_count_or_a_score_names_no_currency(con):
-    number, reason = _number("v", spec(decimal_comma=True))
-    assert (on_value(con, number, "EUR 5"), on_value(con, reason, "EUR 5")) == \
-        (None, "not a number (the mapping declares a decimal comma (1.234,56))")
+    assert on_value(con, lambda v: _number(v, spec(decimal_comma=True))[0], "EUR 5") is None
+    assert on_value(con, lambda v: _number(v, spec(decimal_comma=True))[1], "EUR 5") == \
+        "not a number (the mapping declares a decimal comma (1.234,56))"

@@ -35,7 +35,7 @@ from ..rules import RuleSet, load_rules
 from ..store import Store, utcnow
 from ..store.dialect import ident, literal
 from ..store.schema import SEARCH_TEXT
-from . import mapping as mappings, readers, shopify  # noqa: F401  (registers the shopify and mapped readers)
+from . import json_feed, mapping as mappings, readers, shopify  # noqa: F401  (they register their readers)
 from .check import ImportReport, notes_for, read_raw, report_of, settle_snapshots, validate_raw
 from .validate import typed_sql
 

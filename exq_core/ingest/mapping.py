@@ -27,7 +27,7 @@ from ..models import (FEED_COLUMNS, REQUIRED_COLUMNS, SYSTEM, Actor, CustomerTie
 from ..store import Store, utcnow
 from ..access import recheck
 from ..store.dialect import ident, literal
-from . import readers
+from . import json_feed, readers
 from .readers import RawFeed, register
 from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS, trim_all
 
@@ -213,7 +213,7 @@ def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = N
     if kind == "parquet":
         readers.load_parquet(cur, path, limit)
     elif kind == "jsonl":
-        readers.load_jsonl(cur, path, limit)
+        json_feed.load_jsonl(cur, path, limit)
     else:
         kind = "csv"
         readers.load_csv(cur, path, encoding, delimiter, limit)

@@ -106,7 +106,7 @@ def test_the_delimiter_comes_from_the_header_line(tmp_path, header, delim):
 # -- JSON: every value reaches validation as the text the file wrote --------------------------------------
 
 def _read_json(tmp_path, text: str, name: str = "orders.jsonl") -> list[tuple]:
-    from exq_core.ingest.readers import read_jsonl
+    from exq_core.ingest.json_feed import read_jsonl
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     cur = duckdb.connect()
@@ -148,7 +148,7 @@ def test_every_json_number_and_text_is_read_as_written_whatever_surrounds_it(val
     """numbers_as_text quotes the numbers outside strings and nothing else (a digit, quote or brace inside a
     string, or a number inside a nested value, never shifts what it reads)."""
     import json
-    from exq_core.ingest.readers import json_values
+    from exq_core.ingest.json_feed import json_values
     written = {"number": lambda v: v, "text": lambda v: json.dumps(v, ensure_ascii=ascii_only),
                "nested": lambda v: json.dumps(v, ensure_ascii=ascii_only)}
     line = "{" + f",{space}".join(f'"k{i}":{space}{written[kind](v)}' for i, (kind, v) in enumerate(values)) + "}"

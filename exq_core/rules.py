@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import RulesFileError
 from .models import BUCKETS, Bucket, CustomerTier, FulfillmentStatus, PaymentStatus, RiskLevel
-from .store.dialect import DUCKDB, Dialect, literal
+from .store.dialect import DUCKDB, Dialect, literal, none_of, one_of
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("exq_rules.toml")
 
@@ -266,16 +266,14 @@ class RuleSet(BaseModel):
 
 
 def _in(column: str, values) -> str:
-    if not values:
-        return "false"
-    return f"{column} IN ({', '.join(literal(str(v.value)) for v in values)})"
+    return one_of(column, [str(v.value) for v in values])
 
 
 def _not_in(column: str, values) -> str:
     """Blank (NULL) is 'not in' every list: unknown is treated as still open."""
     if not values:
         return "true"
-    return f"coalesce({column} NOT IN ({', '.join(literal(str(v.value)) for v in values)}), true)"
+    return f"coalesce({none_of(column, [str(v.value) for v in values])}, true)"
 
 
 def _any(*terms: str) -> str:

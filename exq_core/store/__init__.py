@@ -12,7 +12,7 @@ import os
 
 from .base import (DEFAULT_DB, Cursor, Store, UnitOfWork, companion_dir, default_db_target, is_postgres_url,
                    utcnow)
-from .dialect import DUCKDB, POSTGRES, Dialect, ident, literal, literal_list
+from .dialect import DUCKDB, POSTGRES, Dialect, ident, literal, literal_list, none_of, one_of
 from .schema import SCHEMA_VERSION
 
 
@@ -28,4 +28,5 @@ def open_store(target: str | os.PathLike | None = None, **options) -> Store:
 
 
 __all__ = ["DEFAULT_DB", "DUCKDB", "POSTGRES", "SCHEMA_VERSION", "Cursor", "Dialect", "Store", "UnitOfWork",
-           "companion_dir", "default_db_target", "ident", "is_postgres_url", "literal", "literal_list", "open_store", "utcnow"]
+           "companion_dir", "default_db_target", "ident", "is_postgres_url", "literal", "literal_list", "none_of",
+           "one_of", "open_store", "utcnow"]

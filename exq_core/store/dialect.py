@@ -55,6 +55,24 @@ def literal_list(values) -> str:
     return "ARRAY[" + ", ".join(literal(str(v)) for v in values) + "]::VARCHAR[]"
 
 
+def one_of(expr: str, values) -> str:
+    """`expr` equals one of `values` (NULL when expr is NULL), spelled as ORed comparisons: DuckDB plans
+    `x IN (...)` with five or more constants as a join against the list, which cost 0.03-0.13 s per column
+    per million imported rows; the comparisons cost a third of that. An empty list is false."""
+    values = list(values)
+    if not values:
+        return "false"
+    return "(" + " OR ".join(f"{expr} = {literal(v)}" for v in values) + ")"
+
+
+def none_of(expr: str, values) -> str:
+    """`expr` equals none of `values` (NULL when expr is NULL), as ANDed comparisons (see one_of)."""
+    values = list(values)
+    if not values:
+        return "true"
+    return "(" + " AND ".join(f"{expr} <> {literal(v)}" for v in values) + ")"
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str

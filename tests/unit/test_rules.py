@@ -349,3 +349,17 @@ def test_white_space_only_values_are_unknown_and_fire_nothing_by_themselves():
     assert route(return_requested="\t", damage_reported="\n", address_verified=" \t ",
                  payment_status="\t", amount_paid="\t") == {"rules": [], "bucket": None, "flags": []}
     assert route(ship_city="\t")["rules"] == ["address"]       # a blank ship field is a problem
+
+
+@pytest.mark.parametrize("values", [[], ["a"], ["a", "b", "c", "d", "e", "f", "g"], ["it's", ""]])
+def test_one_of_and_none_of_are_in_and_not_in(values):
+    """The comparisons that replace `IN (...)` (dialect.one_of) mean exactly what IN means, NULL included
+    (an empty list, which IN cannot spell, is nothing: one_of false, none_of true)."""
+    from exq_core.store.dialect import none_of, one_of
+    con = duckdb.connect()
+    for x in ["a", "g", "it's", "", "z", None]:
+        con.execute("CREATE OR REPLACE TABLE t AS SELECT CAST(? AS VARCHAR) AS x", [x])
+        expected_in = False if not values else None if x is None else x in values
+        assert con.execute(f"SELECT {one_of('x', values)} FROM t").fetchone()[0] == expected_in, (x, values)
+        expected_not = True if not values else None if x is None else x not in values
+        assert con.execute(f"SELECT {none_of('x', values)} FROM t").fetchone()[0] == expected_not, (x, values)

@@ -183,3 +183,18 @@ def test_white_space_around_values_is_trimmed(con):
     assert (row["order_id"], row["payment_status"], row["return_requested"], row["order_total"],
             row["items_ordered"], row["currency"], row["ship_city"]) == \
         ("A-7", "paid", True, Decimal("12.500"), 3, "EUR", "Berlin")
+
+
+@pytest.mark.parametrize("word, meaning", [
+    *[(w, True) for w in ("true", "t", "yes", "y", "1")], *[(w, False) for w in ("false", "f", "no", "n", "0")]])
+def test_every_boolean_word_in_any_case_and_padding_types_as_it_means(con, word, meaning):
+    spellings = [word, word.upper(), word.title(), f" {word}", f"{word.upper()}\t", f"\n{word} "]
+    rows = [{"address_verified": s, "return_requested": s, "damage_reported": s} for s in spellings]
+    assert errors(con, rows) == []
+    for row in typed(con, rows):
+        assert (row["address_verified"], row["return_requested"], row["damage_reported"]) == (meaning,) * 3
+
+
+@pytest.mark.parametrize("word", ["ja", "tru", "yes!", "2", "-1", "on", "off", "null", "y e s"])
+def test_no_other_word_is_a_boolean(con, word):
+    assert errors(con, [{"damage_reported": word}]) == [(2, "damage_reported", word, NOT_BOOL)]

@@ -76,9 +76,15 @@ def validate_raw(cur, raw: readers.RawFeed, file_name: str, fmt: str) -> None:
     """Fill temp table row_errors (line, column_name, value, reason, row_line). A reader's own errors replace
     the generic ones for the same row and column — or for the whole row, when they name the line itself
     (a broken JSON line)."""
+    fails = cur.execute(f"SELECT 1 FROM ({failing_rows_sql(raw.table)}) f LIMIT 1").fetchone()
+    if not fails and not raw.errors:
+        # no row fails a check (most files): the error query, which takes DuckDB 70 ms to plan, is not run
+        cur.execute("CREATE OR REPLACE TEMP TABLE row_errors (line BIGINT, column_name VARCHAR, value VARCHAR, "
+                    "reason VARCHAR, row_line BIGINT)")
+        return
     errors = f"SELECT line, column_name, value, reason, line AS row_line FROM ({errors_sql(raw.table, raw.written)}) g"
-    if not cur.execute(f"SELECT 1 FROM ({failing_rows_sql(raw.table)}) f LIMIT 1").fetchone():
-        errors += " WHERE false"        # no row fails a check: the planner reads nothing
+    if not fails:
+        errors += " WHERE false"        # only the reader's own errors: the planner reads nothing
     if raw.errors:
         errors = (f"SELECT line, column_name, value, reason, row_line FROM {raw.errors} UNION ALL "
                   f"SELECT * FROM ({errors}) g WHERE NOT EXISTS (SELECT 1 FROM {raw.errors} r "

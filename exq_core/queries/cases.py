@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import CaseNotFound
 from ..models import FEED_COLUMNS, Case
 from ..rules import RuleSet
 from ..workflow import CLAIM_MINUTES
 from .sql import claim_cutoff, claimed_by, hours_between
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CASE_COLUMNS = ("case_id", "source", "order_id", "bucket", "flags", "rules_fired", "rules_version", "state",
                 "version", "opened_at", "sla_due_at", "condition_cleared", "assignee", "claimed_at",

@@ -8,8 +8,10 @@ own columns plus `exq_line` and `exq_errors`: fix the values in a spreadsheet an
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMPORT_COLUMNS = ("import_id", "file_name", "status", "format", "mapping", "source", "rows_read", "orders_new",
                   "orders_updated", "orders_stale", "routine", "cases_new", "cases_new_by_bucket", "cases_updated",

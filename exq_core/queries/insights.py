@@ -10,12 +10,15 @@ suggestion on screen do not count for or against anyone.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from ..models import BUCKETS, Bucket, State, Verdict
 from .sql import hours_between
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCES: tuple[str, ...] = ("model", "offline", "fallback")
 SOURCE_LABELS = {"model": "Model", "offline": "Offline assistant", "fallback": "Fallback (model failed)"}
@@ -112,6 +115,7 @@ def acceptance_by_bucket(cur, f: InsightsFilter | None = None) -> pd.DataFrame:
             a, o = found.get((bucket, source), (0, 0))
             out.append({"bucket": bucket, "source": source, "accepted": a, "overridden": o,
                         "acceptance_rate": a / (a + o) if a + o else None})
+    import pandas as pd
     return pd.DataFrame(out, columns=["bucket", "source", "accepted", "overridden", "acceptance_rate"])
 
 
@@ -179,6 +183,7 @@ def time_to_resolution(cur, f: InsightsFilter | None = None) -> pd.DataFrame:
             "p50_hours": _float(found[b][1]) if b in found else None,
             "p90_hours": _float(found[b][2]) if b in found else None,
             "within_sla": _float(found[b][3]) if b in found else None} for b in buckets]
+    import pandas as pd
     return pd.DataFrame(out, columns=["bucket", "resolved", "p50_hours", "p90_hours", "within_sla"]).astype(
         {"p50_hours": float, "p90_hours": float, "within_sla": float})
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import pandas as pd
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from ..models import AGE_BANDS, OPEN_STATES, Bucket, State
 from ..rules import RuleSet
 from ..store.dialect import DUCKDB, Dialect
 from .sql import age_band, claim_cutoff, claimed_by, hours_between
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class QueueFilter(BaseModel):
@@ -211,7 +213,10 @@ def queue_view(cur, rules: RuleSet, now: datetime, f: QueueFilter | None = None,
         where, params = queue_where(f, now, dialect=cur.dialect)
         ids = page_ids(cur, rules, now, where, params, limit=limit, offset=offset)
         total, hidden = counts(cur, now, f)
-    page = page_rows(cur, rules, now, ids) if ids else pd.DataFrame(columns=list(QUEUE_COLUMNS))
+    if not ids:
+        import pandas as pd
+        return pd.DataFrame(columns=list(QUEUE_COLUMNS)), total, hidden
+    page = page_rows(cur, rules, now, ids)
     return page, total, hidden
 
 

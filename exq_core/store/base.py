@@ -14,11 +14,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .dialect import Dialect
+
+if TYPE_CHECKING:       # pandas is imported where a frame is made: a command line that shows none starts
+    import pandas as pd     # without it (0.45 s of every `python -m exq_core ...`)
 
 
 def utcnow() -> datetime:
@@ -77,6 +78,7 @@ class Cursor:
         DuckDB's own conversion does: a frame is for showing, never for money arithmetic)."""
         if not self.dialect.is_postgres:
             return self.raw.df()
+        import pandas as pd
         rows = self.raw.fetchall()
         frame = pd.DataFrame.from_records(rows, columns=self.columns)
         for col in frame.columns:

@@ -175,12 +175,21 @@ def _json_layout(path: Path) -> str:
 
 def _array_closed(path: Path) -> bool:
     """Whether a JSON array file ends with its ]. DuckDB reads an array cut off after a comma ("[{…},") as
-    complete, and the orders after the cut were missing without a word. (A gzip file is not looked at.)"""
+    complete, and the orders after the cut were missing without a word. A gzip file is read to its end (an
+    archive that itself ends early is cut off too)."""
     if path.suffix.lower() == ".gz":
-        return True
-    with open(path, "rb") as fh:
-        fh.seek(max(0, path.stat().st_size - 65536))
-        return fh.read().rstrip(b" \t\r\n").endswith(b"]")
+        tail = b""
+        try:
+            with gzip.open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    tail = (tail + chunk)[-65536:]
+        except (OSError, EOFError):
+            return False
+    else:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 65536))
+            tail = fh.read()
+    return tail.rstrip(b" \t\r\n").endswith(b"]")
 
 
 def load_json(cur, path: Path, limit: int | None = None) -> str:

@@ -60,13 +60,19 @@ def detect_format(path: Path) -> str:
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    if suffix in (".jsonl", ".ndjson", ".json", ".jsonl.gz"):
+    if suffix in (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz"):
         return "jsonl"
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":
         return "parquet"
-    if head[:1] in (b"{", b"["):
+    if head[:2] == b"\x1f\x8b":           # gzip: what it holds decides (a CSV or JSON compressed)
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(256)
+        except (OSError, EOFError):
+            return "csv"                    # the CSV reader explains a broken archive
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (b"{", b"["):
         return "jsonl"
     try:
         from .shopify import looks_like_shopify  # optional layout, registered when present

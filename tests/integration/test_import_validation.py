@@ -2,6 +2,7 @@
 but the record of the refused import."""
 from __future__ import annotations
 
+import gzip
 import io
 import zipfile
 
@@ -337,11 +338,23 @@ def test_a_json_array_is_read_too(store, tmp_path):
     ('[{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5},\n {"order_id": "J2", "pla',
      "JSON array"),
     ("[]", "no element of the JSON array is an object")])
-def test_a_json_array_cut_off_or_without_objects_writes_nothing(store, tmp_path, text, message):
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_a_json_array_cut_off_or_without_objects_writes_nothing(store, tmp_path, text, message, compressed):
     # DuckDB read an array cut off after a comma as complete: the orders after the cut were missing silently
-    path = tmp_path / "orders.json"
-    path.write_text(text)
+    path = tmp_path / ("orders.json.gz" if compressed else "orders.json")
+    path.write_bytes(gzip.compress(text.encode()) if compressed else text.encode())
     failed(store, path, message)
+
+
+def test_a_gzipped_json_array_imports_like_the_plain_one(store, tmp_path):
+    text = ('[{"order_id": "J1", "placed_at": "2026-11-20T10:00:00Z", "order_total": 5},\n'
+            ' {"order_id": "J2", "placed_at": "2026-11-20T11:00:00Z", "order_total": 6.5}]')
+    path = tmp_path / "orders.json.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    assert import_file(store, path).orders_new == 2
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, order_total FROM orders ORDER BY 1").fetchall() == [
+            ("J1", Decimal("5.000")), ("J2", Decimal("6.500"))]
 
 
 # -- the command line gives the same report ------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Layout detection and the first look at a file: what it is, and what it is not."""
 from __future__ import annotations
 
+import gzip
+
 import duckdb
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -23,6 +25,20 @@ from tests.ingest_support import shopify_header
 def test_detect_format(tmp_path, name, head, fmt):
     path = tmp_path / name
     path.write_bytes(head)
+    assert detect_format(path) == fmt
+
+
+@pytest.mark.parametrize("name, text, fmt", [
+    ("a.json.gz", '[{"order_id": 1}]', "jsonl"),
+    ("a.ndjson.gz", '{"order_id": 1}\n', "jsonl"),
+    ("a.jsonl.gz", '{"order_id": 1}\n', "jsonl"),
+    ("a.gz", '\ufeff {"order_id": 1}\n', "jsonl"),        # what the archive holds decides, BOM or not
+    ("a.gz", "order_id,placed_at,order_total\n", "csv"),
+    ("a.csv.gz", "order_id,placed_at,order_total\n", "csv"),
+])
+def test_a_gzip_file_is_read_as_what_it_holds(tmp_path, name, text, fmt):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode("utf-8")))
     assert detect_format(path) == fmt
 
 

@@ -283,6 +283,8 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     line_cols = {role: columns[theirs] for role, theirs in lines.items()}
     used = set(found.values()) | set(line_cols.values())
     ignored = [n for n in names if n not in used]
+    if kind == "parquet":
+        readers.refuse_unusable_columns(cur, "loaded", [n for n in names if n in used])
 
     # the row's numbers (and dates, and currency) trimmed and split once, as columns of mapped_src (`prepare`)
     prefix = next(p for p in (f"exq{'_' * i}" for i in range(1, len(names) + 2))

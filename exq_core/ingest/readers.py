@@ -366,8 +366,31 @@ def read_csv(cur, path: Path, options: dict) -> RawFeed:
 
 @register("parquet")
 def read_parquet(cur, path: Path, options: dict) -> RawFeed:
-    return _finish(cur, load_parquet(cur, path), line_offset=1, line_label="row", kind="parquet",
-                   written=parquet_names(cur, path))
+    loaded = load_parquet(cur, path)
+    refuse_unusable_columns(cur, loaded, [n for n, *_ in cur.execute(f"DESCRIBE {loaded}").fetchall()
+                                          if field_key(n) in FEED_COLUMNS])
+    return _finish(cur, loaded, line_offset=1, line_label="row", kind="parquet", written=parquet_names(cur, path))
+
+
+def _nested(typ: str) -> bool:
+    return typ.endswith("]") or typ.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def refuse_unusable_columns(cur, loaded: str, used: list[str]) -> None:
+    """A Parquet column exq reads must hold single values: a list or a record (their text was stored, as
+    "[1, 2]"), or bytes that are not UTF-8 text, refuse the file, naming the column. A column's type is the
+    same on every row, so the column is the error, not a row."""
+    types = {name: typ for name, typ, *_ in cur.execute(f"DESCRIBE {loaded}").fetchall()}
+    for name in used:
+        typ = types.get(name, "")
+        if _nested(typ):
+            raise FeedError(f"column '{name}' holds lists or records ({typ}), not single values: export it as "
+                            "text or a number")
+        if typ == "BLOB":
+            row = cur.execute(f"SELECT CAST({ident(name)} AS VARCHAR) FROM {loaded} "
+                              f"WHERE try(decode({ident(name)})) IS NULL AND {ident(name)} IS NOT NULL LIMIT 1").fetchone()
+            raise FeedError(f"column '{name}' holds bytes that are not UTF-8 text (e.g. {row[0][:60]!r}): export "
+                            "text columns as UTF-8 strings")
 
 
 def parquet_names(cur, path: Path) -> list[str]:
@@ -395,4 +418,11 @@ def load_parquet(cur, path: Path, limit: int | None = None) -> str:
                        + (f" LIMIT {int(limit)}" if limit else ""), {"path": str(path)})
     except duckdb.Error as err:
         raise FeedError(f"cannot read the file as Parquet: {str(err).splitlines()[0][:300]}") from None
+    # Parquet's plain binary type is how some tools write text: a column of valid UTF-8 is read as that text
+    # (cast as it was, "café" was stored as 'caf\xC3\xA9'); any other stays bytes (refuse_unusable_columns)
+    for name, typ, *_ in cur.execute("DESCRIBE loaded").fetchall():
+        col = ident(name)
+        if typ == "BLOB" and not cur.execute(f"SELECT 1 FROM loaded WHERE try(decode({col})) IS NULL "
+                                             f"AND {col} IS NOT NULL LIMIT 1").fetchone():
+            cur.execute(f"ALTER TABLE loaded ALTER COLUMN {col} TYPE VARCHAR USING decode({col})")
     return "loaded"

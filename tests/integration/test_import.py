@@ -281,6 +281,37 @@ def test_two_parquet_columns_for_one_field_are_refused(store, tmp_path):
         load(store, path)
 
 
+def test_parquet_text_written_as_plain_binary_is_read_as_its_text(store, tmp_path):
+    # some tools write text as Parquet's unannotated binary: cast as it was, "café" was stored 'caf\xC3\xA9'
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"order_id": pa.array([b"A-\xc3\xa9", b"B-2"]), "placed_at": ["2026-11-27T08:00:00Z"] * 2,
+                             "order_total": [1.5, 2.0], "customer_message": pa.array([b"caf\xc3\xa9 \xe2\x82\xac", None]),
+                             "unused": pa.array([b"\xff", b"\x00"])}), path)
+    assert load(store, path).orders_new == 2
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, customer_message FROM orders ORDER BY 1").fetchall() == [
+            ("A-é", "café €"), ("B-2", None)]
+
+
+@pytest.mark.parametrize("column, values, message", [
+    ("customer_message", [b"ok", b"bad \xff"], "column 'customer_message' holds bytes that are not UTF-8 text"),
+    ("ship_city", [["Berlin", "Bonn"], ["Paris"]], "column 'ship_city' holds lists or records"),
+    ("customer_tier", [{"tier": "vip"}, {"tier": "standard"}], "column 'customer_tier' holds lists or records"),
+])
+def test_a_parquet_column_that_holds_no_single_values_refuses_the_file(store, tmp_path, column, values, message):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"order_id": ["A1", "A2"], "placed_at": ["2026-11-27T08:00:00Z"] * 2,
+                             "order_total": ["1", "2"], column: values}), path)
+    before = data(store)
+    with pytest.raises(FeedError, match=message):
+        load(store, path)
+    assert data(store) == before
+
+
 def test_json_objects_may_spell_a_field_their_own_way_but_an_object_has_it_once(store, tmp_path):
     at = '"placed_at": "2026-11-27T08:00:00Z"'
     path = tmp_path / "orders.jsonl"

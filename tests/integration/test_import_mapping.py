@@ -151,6 +151,23 @@ def test_a_parquet_file_with_a_mapping(store, tmp_path):
     assert result.orders_new == 3 and result.report.line_label == "row"
 
 
+def test_a_parquet_file_with_a_mapping_reads_binary_text_and_refuses_a_mapped_list(store, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "export.parquet"
+    columns = {"ref": pa.array([b"P-\xc3\xa91"]), "created": ["2026-11-27 10:00"], "amount": ["10.50"],
+               "tags": [["a", "b"]]}
+    pq.write_table(pa.table(columns), path)
+    spec = MappingSpec(name="pq", columns={"ref": "order_id", "created": "placed_at", "amount": "order_total"})
+    assert import_file(store, path, mapping=spec, now=NOW).orders_new == 1     # an unused list is ignored
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id FROM orders").fetchall() == [("P-é1",)]
+    spec = MappingSpec(name="pq2", columns={"ref": "order_id", "created": "placed_at", "amount": "order_total",
+                                            "tags": "customer_message"})
+    with pytest.raises(FeedError, match="column 'tags' holds lists or records"):
+        import_file(store, path, mapping=spec, now=NOW, source="other")
+
+
 @pytest.mark.parametrize("layout", ["lines", "array"])
 def test_a_json_file_with_a_mapping_is_read_as_written(store, tmp_path, layout):
     # read_json guessed a type per key across the objects: '"7.50"' beside a number, ids 1 and "A2" as text

@@ -327,7 +327,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
                 {reason} AS reason, line AS row_line FROM mapped_src WHERE ({reason}) IS NOT NULL""")
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
-            expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S')"
+            expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S.%f')"
         select.append(f"{expr} AS {field}")
     line_currency = (currency, source)
     for role in line_cols:

@@ -449,6 +449,22 @@ def test_a_two_digit_year_under_a_four_digit_year_format_is_an_error(store, tmp_
 
 
 
+def test_fractional_seconds_in_a_mapped_date_format_are_kept(store, tmp_path):
+    # the parsed date was written back as text without them: two snapshots 0.25 s apart had the same
+    # updated_at and were a conflict
+    path = tmp_path / "export.csv"
+    path.write_text("ref;created;changed;amount\n"
+                    "F1;27.11.2026 10:00:01.250;27.11.2026 10:05:00.125000;10\n"
+                    "F1;27.11.2026 10:00:01.250;27.11.2026 10:05:00.375;11\n")
+    spec = MappingSpec(name="fs", date_format="%d.%m.%Y %H:%M:%S.%f", delimiter=";", columns={
+        "ref": "order_id", "created": "placed_at", "changed": "updated_at", "amount": "order_total"})
+    result = import_file(store, path, mapping=spec, now=NOW)
+    assert (result.orders_new, result.conflicts, result.older_in_file) == (1, 0, 1)
+    with store.read() as cur:
+        assert cur.execute("SELECT placed_at, updated_at, order_total FROM orders").fetchall() == [
+            (datetime(2026, 11, 27, 10, 0, 1, 250000), datetime(2026, 11, 27, 10, 5, 0, 375000), Decimal("11.000"))]
+
+
 def test_erp_amounts_with_a_zero_group_are_errors_and_white_space_around_values_is_trimmed(store, tmp_path):
     # "0.125" and "00.500" were read as 125 and 500 under a decimal comma; a tab before an amount (or after a
     # status word) was "not a number" (or not a status), though values are trimmed

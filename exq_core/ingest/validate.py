@@ -34,6 +34,8 @@ INT_RE = r"^[+-]?[0-9]+$"                              # casts alone would take 
 
 NOT_DECIMAL = "not a decimal number (use . for decimals, no thousands separators)"
 TOO_PRECISE = "more than 3 decimal places"
+NOT_WHOLE = "not a whole number"
+OUT_OF_RANGE = "out of range: a whole number from -2,147,483,648 to 2,147,483,647"
 
 
 _q = literal
@@ -146,8 +148,11 @@ def checks(written: frozenset[str] = frozenset()) -> list[Check]:
                                     "NOT (TRY_CAST(risk_score AS DOUBLE) BETWEEN 0 AND 1)",
                       "risk_score must be a number from 0 to 1"))
     for col in INT_COLUMNS:
-        out.append(_check(col, f"{_not_match(col, INT_RE)} OR TRY_CAST({col} AS INTEGER) IS NULL",
-                          "not a whole number"))
+        # a whole number too large for a count is said to be one ("3000000000" was "not a whole number")
+        bad = f"{_not_match(col, INT_RE)} OR TRY_CAST({col} AS INTEGER) IS NULL"
+        out.append(Check(col, f"(({bad}) AND {not_blank(col)})",
+                         f"CASE WHEN regexp_full_match({trim_all(col)}, '{INT_RE}') THEN {_q(OUT_OF_RANGE)} "
+                         f"ELSE {_q(NOT_WHOLE)} END", _written(col, written)))
     out.append(_check("items_ordered", "contains(items_ordered, '-') AND TRY_CAST(items_ordered AS INTEGER) < 0",
                       "items_ordered must not be negative"))
     for col in BOOL_COLUMNS:

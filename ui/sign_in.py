@@ -24,6 +24,7 @@ SOURCE = "sign_in_source"          # "password" or "oidc"
 SESSION = "sign_in_session"        # the session id this browser session resumes
 COOKIE_TODO = "sign_in_cookie"     # {"action": "set" | "clear", "token", "since"}: for the cookie component
 REFUSED = "sign_in_refused"        # why the last sign-in was refused, for the form to show
+USERNAME, PASSWORD, SUBMIT = "sign_in_username", "sign_in_password", "sign_in_submit"   # the form's widgets
 
 _COOKIE_JS = """
 export default function(component) {
@@ -197,11 +198,11 @@ def _submitted() -> Actor | None:
     """The sign-in form's submission, checked before anything is drawn: signed in, this same run goes on to
     the page asked for (no second run, and no sign-in form drawn only to be replaced); refused, the form
     says why."""
-    if not st.session_state.get("sign_in_submit"):
+    if not st.session_state.get(SUBMIT):
         return None
-    username = st.session_state.get("sign_in_username") or ""
+    username = st.session_state.get(USERNAME) or ""
     # The browser clears the form (clear_on_submit); drop the server's copy of the password too.
-    password = st.session_state.pop("sign_in_password", None) or ""
+    password = st.session_state.pop(PASSWORD, None) or ""
     try:
         actor = auth.sign_in(get_store(), username, password, address=_address())
     except auth.SignInRefused as err:
@@ -241,10 +242,10 @@ def sign_in_form() -> None:
         if notice:
             st.info(notice)
         with st.form("sign_in", clear_on_submit=True, enter_to_submit=True):
-            st.text_input("Username", key="sign_in_username", autocomplete="username", max_chars=100)
-            st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password",
+            st.text_input("Username", key=USERNAME, autocomplete="username", max_chars=100)
+            st.text_input("Password", type="password", key=PASSWORD, autocomplete="current-password",
                           max_chars=200)
-            st.form_submit_button("Sign in", type="primary", key="sign_in_submit")   # handled by gate()
+            st.form_submit_button("Sign in", type="primary", key=SUBMIT)   # handled by gate()
         refused = st.session_state.pop(REFUSED, None)
         if refused:
             st.error(refused)

@@ -12,6 +12,7 @@ from exq_core import auth
 from exq_core.errors import NotPermitted
 from exq_core.models import SYSTEM, Actor, Role
 from tests.support import ROOT, TEST_PASSWORD, app_test
+from ui import sign_in
 
 PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "views").glob("*.py"))
 
@@ -28,9 +29,9 @@ def _only_the_sign_in_form(at: AppTest) -> None:
 
 
 def _sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    at.text_input(key="sign_in_username").input(username)
-    at.text_input(key="sign_in_password").input(password)
-    return at.button(key="sign_in_submit").click().run()
+    at.text_input(key=sign_in.USERNAME).input(username)
+    at.text_input(key=sign_in.PASSWORD).input(password)
+    return at.button(key=sign_in.SUBMIT).click().run()
 
 
 def test_without_a_session_only_the_sign_in_form_renders(app_env):
@@ -66,7 +67,7 @@ def test_wrong_password_is_refused(app_env):
     assert [e.value for e in at.error] == [auth.WRONG_CREDENTIALS]
     assert "actor" not in at.session_state
     # the server keeps no copy of the password: the form drawn again holds an empty one
-    assert "sign_in_password" not in at.session_state or at.session_state["sign_in_password"] == ""
+    assert sign_in.PASSWORD not in at.session_state or at.session_state[sign_in.PASSWORD] == ""
     assert len(at.metric) == 0
 
 

@@ -173,13 +173,19 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
             "field", options=["payment_status", "fulfillment_status", "risk_level", "customer_tier",
                               "address_verified", "return_requested", "damage_reported", "currency",
                               "ship_country"])})
-    d1, d2, d3 = st.columns(3)
+    d1, d2, d3, d4 = st.columns(4)
     date_format = d1.text_input("Date format (strptime)", value=(base_spec.date_format if base_spec
                                                                  else suggestion.date_format) or "",
                                 placeholder="ISO 8601 — or e.g. %d/%m/%Y %H:%M", key=f"mapping_date_{base}")
     currency = d2.text_input("Default currency", value=(base_spec.default_currency if base_spec else "") or "",
                              placeholder="USD", max_chars=3, key=f"mapping_currency_{base}")
-    decimal_comma = d3.checkbox("Decimal comma (1.234,56)", key=f"mapping_comma_{base}",
+    zones = mappings.time_zones()
+    zone = base_spec.time_zone if base_spec else None
+    time_zone = d3.selectbox("Their local time zone", zones, index=zones.index(zone) if zone in zones else None,
+                             placeholder="UTC", key=f"mapping_zone_{base}",
+                             help="The zone a time written without an offset is local to (an ERP's 10:00 in "
+                                  "Vienna). A time with an offset or Z keeps it. Empty: such times are UTC.")
+    decimal_comma = d4.checkbox("Decimal comma (1.234,56)", key=f"mapping_comma_{base}",
                                 value=base_spec.decimal_comma if base_spec else suggestion.decimal_comma)
     columns = {row["their column"]: row["exq field"] for row in edited.to_dict("records")
                if row["exq field"] and row["exq field"] != IGNORE}
@@ -198,7 +204,7 @@ def _mapping_step(path: Path, file: dict) -> mappings.MappingSpec | None:
     try:
         spec = mappings.parse_spec({
             "name": name or "mapping", "source": base_spec.source if base_spec else None, "columns": columns,
-            "values": value_maps, "date_format": date_format.strip() or None,
+            "values": value_maps, "date_format": date_format.strip() or None, "time_zone": time_zone,
             "default_currency": currency.strip().upper() or None, "decimal_comma": decimal_comma,
             "delimiter": delimiters[delim_label], "encoding": encoding, "lines": lines or None}, "this mapping")
     except FeedError as err:

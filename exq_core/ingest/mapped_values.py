@@ -165,10 +165,16 @@ def _field_expr(col: str, field: str, spec: MappingSpec) -> str:
     return expr
 
 
-def _date_expr(value: Prepared, fmt: str) -> tuple[str, str]:
+ISO_TEXT = "%Y-%m-%dT%H:%M:%S.%f"     # a parsed time as the feed's text (UTC, fractions of a second kept)
+
+
+def _date_expr(value: Prepared, fmt: str, time_zone: str | None = None) -> tuple[str, str]:
     """(the value parsed with the mapping's date format, NULL when it does not match; SQL for the reason a
-    non-blank value does not, NULL when it does)."""
+    non-blank value does not, NULL when it does). A format without %z reads a local time of `time_zone`
+    (the parsed time is then a point in time; the session's zone, UTC, writes it back)."""
     parsed = f"try_strptime({value.text}, {literal(fmt)})"
+    if time_zone and "%z" not in fmt.replace("%%", ""):
+        parsed = f"timezone({literal(time_zone)}, {parsed})"
     mismatch = f"does not match the date format {fmt}"
     reason = f"CASE WHEN {value.blank} THEN NULL WHEN {parsed} IS NULL THEN {literal(mismatch)} "
     if "%Y" in fmt.replace("%%", ""):
@@ -178,3 +184,14 @@ def _date_expr(value: Prepared, fmt: str) -> tuple[str, str]:
         reason += f"WHEN year({parsed}) < 1900 THEN {literal(two_digits)} "
         parsed = f"CASE WHEN year({parsed}) >= 1900 THEN {parsed} END"
     return parsed, reason + "END"
+
+
+def _local_iso(value: str, time_zone: str) -> str:
+    """An ISO 8601 text time without an offset read as a local time of `time_zone`, written back as UTC
+    text; a value with an offset, Z or a zone of its own (DuckDB then refuses the appended zone), or no time
+    at all, stays as written for the feed's own check. A date alone is local midnight."""
+    v = trim_all(f"({value})")
+    zone = literal(time_zone)
+    local = (f"coalesce(TRY_CAST({v} || ' ' || {zone} AS TIMESTAMPTZ), "
+             f"TRY_CAST({v} || ' 00:00:00 ' || {zone} AS TIMESTAMPTZ))")
+    return f"coalesce(strftime({local}, '{ISO_TEXT}'), {value})"

@@ -1,8 +1,8 @@
 """Column mappings: any other CSV / Parquet layout read as the feed.
 
 A `MappingSpec` says which of their columns is which of our fields, how their values translate
-("Yes" → true, "Paid" → paid), how their dates are written (a strptime format), which currency to assume,
-and whether decimals use a comma. For invoice-line layouts (one row per line item) `lines` names the
+("Yes" → true, "Paid" → paid), how their dates are written (a strptime format) and in which time zone a
+time without an offset is local, which currency to assume, and whether decimals use a comma. For invoice-line layouts (one row per line item) `lines` names the
 quantity and unit-price (or line-total) columns the importer sums per order instead of an order total.
 Specs are validated by pydantic, saved by name in the `mappings` table
 and reused from the Import page and the CLI (`--mapping NAME` or `--mapping file.toml`).
@@ -14,6 +14,7 @@ import json
 import re
 import tomllib
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -28,7 +29,8 @@ from ..access import recheck
 from ..store.dialect import ident, literal
 from . import json_feed, readers
 from .readers import RawFeed, register
-from .mapped_values import Prepared, _date_expr, _field_expr, _number, _row_currency, prepare
+from .mapped_values import (ISO_TEXT, Prepared, _date_expr, _field_expr, _local_iso, _number, _row_currency,
+                            prepare)
 from .validate import BOOL_COLUMNS, FALSE_WORDS, MONEY_COLUMNS, TIME_COLUMNS, TRUE_WORDS, trim_all
 
 FeedField = Literal[FEED_COLUMNS]  # type: ignore[valid-type]
@@ -48,6 +50,14 @@ MappingName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"
 LineRole = Literal["quantity", "unit_price", "line_total"]
 
 
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """The time zone names a mapping may declare: those DuckDB's own time zone database knows, which is
+    what converts the times (no system tzdata needed)."""
+    with duckdb.connect() as con:
+        return tuple(r[0] for r in con.execute("SELECT name FROM pg_timezone_names() ORDER BY name").fetchall())
+
+
 class MappingSpec(BaseModel):
     """Their layout → the feed. `columns` maps their column name to our field."""
     model_config = ConfigDict(extra="forbid")
@@ -58,6 +68,9 @@ class MappingSpec(BaseModel):
     columns: Annotated[dict[ColumnName, FeedField], Field(min_length=1, max_length=200)]
     values: dict[FeedField, dict[ValueText, ValueText]] = {}
     date_format: Annotated[str, StringConstraints(min_length=2, max_length=60, pattern=_NO_CONTROL)] | None = None
+    # the zone their times are local to when written without an offset (an ERP's "10:00" in Vienna); a time
+    # with an offset or Z keeps it. None: such times are UTC.
+    time_zone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
     default_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     decimal_comma: bool = False
     delimiter: Literal[",", ";", "\t", "|"] | None = None
@@ -98,6 +111,10 @@ class MappingSpec(BaseModel):
                 if wrong:
                     raise ValueError(f"values for {field} must translate to one of {', '.join(allowed)}; "
                                      f"not {', '.join(repr(w) for w in wrong)}")
+        if self.time_zone is not None and self.time_zone not in time_zones():
+            close = [z for z in time_zones() if z.lower() == self.time_zone.lower()]
+            raise ValueError(f"time_zone {self.time_zone!r} is not a time zone name" + (
+                f": did you mean {close[0]!r}?" if close else " (e.g. Europe/Vienna, America/New_York, UTC)"))
         if self.date_format:
             if "%" not in self.date_format:
                 raise ValueError(f"date_format {self.date_format!r} has no % codes (e.g. %d/%m/%Y %H:%M)")
@@ -323,11 +340,13 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
             expr = normal
         elif field in TIME_COLUMNS and spec.date_format:
-            parsed, reason = _date_expr(prepared[field], spec.date_format)
+            parsed, reason = _date_expr(prepared[field], spec.date_format, spec.time_zone)
             checks.append(f"""SELECT line, '{field}' AS column_name, left({expr}, 120) AS value,
                 {reason} AS reason, line AS row_line FROM mapped_src WHERE ({reason}) IS NOT NULL""")
             written.append(f"CAST({col} AS VARCHAR) AS w_{field}")
-            expr = f"strftime({parsed}, '%Y-%m-%dT%H:%M:%S.%f')"
+            expr = f"strftime({parsed}, '{ISO_TEXT}')"
+        elif field in TIME_COLUMNS and spec.time_zone:
+            expr = _local_iso(expr, spec.time_zone)
         select.append(f"{expr} AS {field}")
     line_currency = (currency, source)
     for role in line_cols:

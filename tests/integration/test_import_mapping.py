@@ -465,6 +465,48 @@ def test_fractional_seconds_in_a_mapped_date_format_are_kept(store, tmp_path):
             (datetime(2026, 11, 27, 10, 0, 1, 250000), datetime(2026, 11, 27, 10, 5, 0, 375000), Decimal("11.000"))]
 
 
+@pytest.mark.parametrize("date_format", ["%d.%m.%Y %H:%M", None], ids=["date-format", "iso"])
+def test_local_times_of_a_declared_time_zone_are_stored_as_utc(store, tmp_path, date_format):
+    # an ERP in Vienna writes wall-clock times without an offset; read as UTC they were an hour (in summer
+    # two) late, and every SLA clock with them
+    rows = ([("W1", "27.11.2026 10:00"), ("W2", "01.07.2026 10:00"), ("W3", "29.03.2026 02:30")] if date_format else
+            [("W1", "2026-11-27 10:00"), ("W2", "2026-07-01T10:00:00"), ("W3", "2026-03-29 02:30"),
+             ("W4", "2026-11-27T10:00:00Z"), ("W5", "2026-11-27 10:00:00+05:30"), ("W6", "2026-11-27"),
+             ("W7", " 2026-11-27 10:00:00.25\t")])
+    path = tmp_path / "export.csv"
+    path.write_text("ref;created;amount\n" + "".join(f"{r};{t};10\n" for r, t in rows))
+    spec = MappingSpec(name="wien", date_format=date_format, time_zone="Europe/Vienna", delimiter=";",
+                       columns={"ref": "order_id", "created": "placed_at", "amount": "order_total"})
+    assert import_file(store, path, mapping=spec, now=NOW).orders_new == len(rows)
+    with store.read() as cur:
+        stored = dict(cur.execute("SELECT order_id, placed_at FROM orders").fetchall())
+    expected = {"W1": datetime(2026, 11, 27, 9, 0), "W2": datetime(2026, 7, 1, 8, 0),
+                "W3": datetime(2026, 3, 29, 1, 30),          # 02:30 does not exist that night: read as 03:30 CEST
+                "W4": datetime(2026, 11, 27, 10, 0),         # an offset or Z is kept
+                "W5": datetime(2026, 11, 27, 4, 30),
+                "W6": datetime(2026, 11, 26, 23, 0),         # a date alone is local midnight
+                "W7": datetime(2026, 11, 27, 9, 0, 0, 250000)}
+    assert stored == {ref: expected[ref] for ref, _ in rows}
+
+
+def test_a_time_zone_offset_in_the_date_format_wins_over_the_declared_zone(store, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("ref;created;amount\nZ1;27.11.2026 10:00 +0100;10\n")
+    spec = MappingSpec(name="z", date_format="%d.%m.%Y %H:%M %z", time_zone="America/New_York", delimiter=";",
+                       columns={"ref": "order_id", "created": "placed_at", "amount": "order_total"})
+    import_file(store, path, mapping=spec, now=NOW)
+    with store.read() as cur:
+        assert cur.execute("SELECT placed_at FROM orders").fetchone()[0] == datetime(2026, 11, 27, 9, 0)
+
+
+@pytest.mark.parametrize("zone, message", [("europe/vienna", "did you mean 'Europe/Vienna'"),
+                                           ("Mars/Olympus", "is not a time zone name"), ("", "at least 1")])
+def test_an_unknown_time_zone_is_refused_with_the_right_name(zone, message):
+    with pytest.raises(FeedError, match=message):
+        parse_spec({"name": "z", "time_zone": zone,
+                    "columns": {"a": "order_id", "b": "placed_at", "c": "order_total"}})
+
+
 def test_erp_amounts_with_a_zero_group_are_errors_and_white_space_around_values_is_trimmed(store, tmp_path):
     # "0.125" and "00.500" were read as 125 and 500 under a decimal comma; a tab before an amount (or after a
     # status word) was "not a number" (or not a status), though values are trimmed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,27 @@ def test_an_unknown_layout_gets_a_suggested_mapping_that_can_be_saved(app_env, m
     at.button(key="import_go").click().run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Rows read"] == "2"
+
+
+def test_a_mapping_reads_local_times_in_the_time_zone_chosen(app_env, manager, tmp_path):
+    # an ERP writes Vienna's wall-clock time without an offset: stored as UTC, an hour earlier in November
+    path = tmp_path / "erp.csv"
+    path.write_text("Order No;Order Date;Grand Total\nV-1;27/11/2026 10:00;12,50\nV-2;01/07/2026 10:00;9,90\n")
+    at = with_file(app_test(manager, PAGE), path)
+    zone = at.selectbox(key="mapping_zone_Suggested from this file")
+    assert zone.value is None and "Europe/Vienna" in zone.options
+    zone.select("Europe/Vienna").run()
+    assert not at.exception
+    [t for t in at.text_input if t.label == "Save this mapping as"][0].input("wien")
+    [b for b in at.button if b.label == "Save mapping"][0].click().run()
+    at.button(key="import_go").click().run()
+    assert not at.exception
+    with open_store(app_env) as store:
+        assert [m["spec"].time_zone for m in list_mappings(store)] == ["Europe/Vienna"]
+        with store.read() as cur:
+            assert cur.execute("SELECT order_id, placed_at FROM orders WHERE order_id LIKE 'V-%' "
+                               "ORDER BY 1").fetchall() == [
+                ("V-1", datetime(2026, 11, 27, 9, 0)), ("V-2", datetime(2026, 7, 1, 8, 0))]
 
 
 def test_a_reviewer_sees_history_but_cannot_import(app_env, reviewer, manager, tmp_path):

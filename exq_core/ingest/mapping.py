@@ -2,10 +2,10 @@
 
 A `MappingSpec` says which of their columns is which of our fields, how their values translate
 ("Yes" → true, "Paid" → paid), how their dates are written (a strptime format) and in which time zone a
-time without an offset is local, which currency to assume, and whether decimals use a comma. For invoice-line layouts (one row per line item) `lines` names the
-quantity and unit-price (or line-total) columns the importer sums per order instead of an order total.
-Specs are validated by pydantic, saved by name in the `mappings` table
-and reused from the Import page and the CLI (`--mapping NAME` or `--mapping file.toml`).
+time without an offset is local, which currency to assume, and whether decimals use a comma. For
+invoice-line layouts (one row per line item) `lines` names the quantity and unit-price (or line-total)
+columns the importer sums per order instead of an order total. Specs are validated by pydantic, saved by
+name in the `mappings` table and reused from the Import page and the CLI (`--mapping NAME` or `--mapping file.toml`).
 `suggest_mapping` proposes one from a file's headers and sample values.
 """
 from __future__ import annotations
@@ -223,8 +223,11 @@ def resolve_mapping(store: Store, ref: "str | Path | MappingSpec") -> MappingSpe
 
 
 def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = None,
-             limit: int | None = None) -> str:
-    """Their file into temp table `loaded`, by its kind; returns the kind (parquet, jsonl, csv)."""
+             limit: int | None = None) -> tuple[str, list[str], list[str]]:
+    """Their file into temp table `loaded`, by its kind. Returns (kind: parquet, jsonl or csv; the column
+    names as the file writes them; the table's names for the same columns, in the same order). They differ
+    where DuckDB renamed the second of two names that differ only in case (Amount, amount -> amount_1): a
+    mapping names the file's columns, and its `amount` read the Amount column."""
     kind = readers.detect_format(path)
     if kind == "parquet":
         readers.load_parquet(cur, path, limit)
@@ -233,7 +236,12 @@ def load_any(cur, path: Path, encoding: str = "utf-8", delimiter: str | None = N
     else:
         kind = "csv"
         readers.load_csv(cur, path, encoding, delimiter, limit)
-    return kind
+    names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
+    written = (readers.parquet_names(cur, path) if kind == "parquet" else
+               readers.csv_header(path, *readers.csv_dialect(path, encoding, delimiter)) if kind == "csv" else names)
+    if not written or len(written) != len(names):
+        written = names
+    return kind, [w if w.strip() else n for w, n in zip(written, names)], names
 
 
 def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimiter: str | None = None,
@@ -244,16 +252,15 @@ def file_columns(store: Store, path: str | Path, encoding: str = "utf-8", delimi
     if not path.is_file():
         raise FeedError(f"no such file: {path}")
     with store.work_cursor() as cur:
-        load_any(cur, path, encoding, delimiter, limit=5000)
-        names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
+        _, written, names = load_any(cur, path, encoding, delimiter, limit=5000)
         samples: dict[str, list[str]] = {}
-        for name in names:
+        for label, name in zip(written, names):
             col = ident(name)
-            samples[name] = [r[0] for r in cur.execute(
+            samples[label] = [r[0] for r in cur.execute(
                 f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM (SELECT {col} FROM loaded LIMIT 5000) "
                 f"WHERE nullif(trim(CAST({col} AS VARCHAR)), '') IS NOT NULL LIMIT {int(sample)}").fetchall()]
         cur.execute("DROP TABLE IF EXISTS loaded")
-    return names, samples
+    return written, samples
 
 
 NUMBER_FIELDS = NUMBER_COLUMNS + ("items_ordered", "items_available")
@@ -261,20 +268,28 @@ LINE_ROLES = ("quantity", "unit_price", "line_total")
 LINE_LABELS = {"quantity": "line quantity", "unit_price": "line unit price", "line_total": "line total"}
 
 
-def _find_columns(names: list[str], wanted: list[str], spec: MappingSpec) -> dict[str, str]:
-    """Their column names as the mapping writes them → as the file has them (exact, then ignoring case and
-    surrounding spaces). A missing column is an error naming what the file has."""
-    exact = {n: n for n in names}
-    loose: dict[str, str] = {}
-    for n in names:
-        loose.setdefault(n.strip().lower(), n)
-    found, absent = {}, []
+def _find_columns(names: list[str], wanted: list[str], spec: MappingSpec) -> dict[str, int]:
+    """Their column names as the mapping writes them → the position of that column among the file's `names`
+    (exact, then ignoring case and surrounding spaces). A missing column is an error naming what the file
+    has; so is a name two columns answer to (`Amount` and `amount` for a mapping's `AMOUNT`: the first of
+    them was read, without a word)."""
+    exact: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        exact.setdefault(n, []).append(i)
+        loose.setdefault(n.strip().lower(), []).append(i)
+    found, absent, twice = {}, [], []
     for theirs in wanted:
-        name = exact.get(theirs) or loose.get(theirs.strip().lower())
-        if name is None:
-            absent.append(theirs)
+        hits = exact.get(theirs) or loose.get(theirs.strip().lower()) or []
+        if len(hits) > 1:
+            twice.append(f"{theirs!r} could be any of the columns {', '.join(repr(names[i]) for i in hits)}")
+        elif hits:
+            found[theirs] = hits[0]
         else:
-            found[theirs] = name
+            absent.append(theirs)
+    if twice:
+        raise FeedError(f"the mapping '{spec.name}' cannot tell the file's columns apart: {'; '.join(twice)}. "
+                        "Give each column its own name in the file, or name the one meant exactly")
     if absent:
         shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
         required = any(spec.columns.get(t) in REQUIRED_COLUMNS for t in absent)
@@ -292,14 +307,14 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
     if spec is None:
         raise FeedError("format 'mapped' needs a column mapping (--mapping NAME or a .toml file)")
     encoding = options.get("encoding") or spec.encoding
-    kind = load_any(cur, path, encoding, spec.delimiter)
-    names = [r[0] for r in cur.execute("DESCRIBE loaded").fetchall()]
+    kind, file_names, names = load_any(cur, path, encoding, spec.delimiter)
     lines = dict(spec.lines or {})
-    columns = _find_columns(names, list(spec.columns) + list(lines.values()), spec)
+    columns = {theirs: names[i] for theirs, i in
+               _find_columns(file_names, list(spec.columns) + list(lines.values()), spec).items()}
     found = {field: columns[theirs] for theirs, field in spec.columns.items()}          # field -> their column
     line_cols = {role: columns[theirs] for role, theirs in lines.items()}
     used = set(found.values()) | set(line_cols.values())
-    ignored = [n for n in names if n not in used]
+    ignored = [w for w, n in zip(file_names, names) if n not in used]
     if kind == "parquet":
         readers.refuse_unusable_columns(cur, "loaded", [n for n in names if n in used])
 
@@ -385,12 +400,14 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         raise FeedError("the file has a header but no rows")
     warnings = [f"ignored column(s) the mapping does not use: {', '.join(ignored[:20])}"
                 + (" …" if len(ignored) > 20 else "")] if ignored else []
+    as_written = dict(zip(names, file_names))       # a message names a column as the file writes it
     if line_cols:
         n_lines = cur.execute("SELECT count(*) FROM original").fetchone()[0]
         warnings.insert(0, f"{n_lines:,} lines summed into {rows:,} orders (one order per "
-                           f"{found['order_id']}).")
-    labels = {field: name for field, name in found.items()}
+                           f"{as_written[found['order_id']]}).")
+    labels = {field: as_written[name] for field, name in found.items()}
     if line_cols:
+        line_cols = {role: as_written[name] for role, name in line_cols.items()}
         labels["order_total"] = " × ".join(line_cols[r] for r in ("quantity", "unit_price") if r in line_cols) \
             if "line_total" not in line_cols else f"Σ {line_cols['line_total']}"
         if "quantity" in line_cols:

@@ -507,6 +507,35 @@ def test_an_unknown_time_zone_is_refused_with_the_right_name(zone, message):
                     "columns": {"a": "order_id", "b": "placed_at", "c": "order_total"}})
 
 
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_mapping_reads_the_column_it_names_when_two_differ_only_in_case(store, tmp_path, kind):
+    # DuckDB renames the second of `Amount` and `amount` to amount_1: a mapping's `amount` read Amount (999)
+    if kind == "csv":
+        path = tmp_path / "export.csv"
+        path.write_text("ref;created;Amount;amount\nA1;2026-11-27 10:00;999;12\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        path = tmp_path / "export.parquet"
+        pq.write_table(pa.table([["A1"], ["2026-11-27 10:00"], ["999"], ["12"]],
+                                names=["ref", "created", "Amount", "amount"]), path)
+    assert file_columns(store, path, delimiter=";")[0] == ["ref", "created", "Amount", "amount"]
+    stored = {}
+    for column in ("amount", "Amount"):
+        spec = MappingSpec(name="dup", delimiter=";",
+                           columns={"ref": "order_id", "created": "placed_at", column: "order_total"})
+        result = import_file(store, path, mapping=spec, source=column, now=NOW)
+        assert result.report.warnings[0] == ("ignored column(s) the mapping does not use: "
+                                             + ("Amount" if column == "amount" else "amount"))
+        with store.read() as cur:
+            stored[column] = cur.execute("SELECT order_total FROM orders WHERE source = ?", [column]).fetchone()[0]
+    assert stored == {"amount": Decimal("12.000"), "Amount": Decimal("999.000")}
+    spec = MappingSpec(name="dup", delimiter=";", columns={"ref": "order_id", "created": "placed_at",
+                                                           "AMOUNT": "order_total"})
+    with pytest.raises(FeedError, match="'AMOUNT' could be any of the columns 'Amount', 'amount'"):
+        import_file(store, path, mapping=spec, source="loose", now=NOW)
+
+
 def test_erp_amounts_with_a_zero_group_are_errors_and_white_space_around_values_is_trimmed(store, tmp_path):
     # "0.125" and "00.500" were read as 125 and 500 under a decimal comma; a tab before an amount (or after a
     # status word) was "not a number" (or not a status), though values are trimmed

@@ -89,7 +89,8 @@ def refuse_nested_values(cur, spellings: dict[str, list[str]]) -> None:
                                           "END" for test, k in zip(nested[c], spellings[c])) + ")"
                for c in spellings}
     cur.execute(f"""INSERT INTO json_errors
-        WITH suspects AS MATERIALIZED (SELECT r.*, l.j FROM raw r JOIN json_lines l USING (line)
+        WITH suspects AS MATERIALIZED (SELECT r.*, CASE WHEN l.ok THEN l.j END AS j FROM raw r JOIN json_lines l
+                                       USING (line)
                                        WHERE {' OR '.join(starts.values())})
         """ + " UNION ALL ".join(
         f"SELECT line, {literal(c)}, left({written[c]}, 120), 'a list or an object, not a single value', line "

@@ -350,6 +350,22 @@ def test_a_list_or_an_object_is_no_value_of_a_field(store, tmp_path, layout):
         assert cur.execute("SELECT order_id, customer_message FROM orders").fetchall() == [("N3", "[1] {not nested}")]
 
 
+def test_a_broken_json_line_beside_a_nested_value_is_one_invalid_row(store, tmp_path):
+    # the nested-value check parsed the broken line too, and its half surrogate pair (\ud800) failed the file
+    path = tmp_path / "orders.jsonl"
+    path.write_text(
+        '{"order_id": 105200, "placed_at": "2022-01-24T00:07:37+02:00", "order_total": "4.79", "amount_paid": -0.0, '
+        '"items_ordered": "51", "address_verified": false, "customer_message": "true", "ship_name": ",\\r\\n#12.5"}\n'
+        '{"ship_name": "atrue", "order_total": 1e2, "placed_at": "2022-10-03T03:12:30", "order_id": "J1", '
+        '"customer_message": "a\\ud800b", "address_verified": 1}\n'
+        '{"order_id": 105202, "placed_at": "2021-03-30T02:05:31Z", "order_total": "0.06", "amount_paid": 529614.535, '
+        '"address_verified": true, "customer_message": "B0\\r\\na", "ship_name": ["x", 1]}\n')
+    result = load(store, path, skip_invalid=True)
+    assert [(e.line, e.column) for e in result.report.errors] == [(2, "line"), (3, "ship_name")]
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, ship_name FROM orders").fetchall() == [("105200", ",\r\n#12.5")]
+
+
 def test_only_managers_import(store, feed, reviewer):
     with pytest.raises(NotPermitted):
         import_file(store, feed([{"order_id": "A"}]), actor=reviewer, rules=RULES, now=NOW)

@@ -33,6 +33,8 @@ MONEY_OK_RE = r"^[+-]?[0-9]{1,15}(\.[0-9]{0,3}0*)?$"
 INT_RE = r"^[+-]?[0-9]+$"                              # casts alone would take "2.5", "1e3", "0x10", "1_000"
 
 NOT_DECIMAL = "not a decimal number (use . for decimals, no thousands separators)"
+DIGITS_RE = r"^[+-]?[0-9]+(\.[0-9]*)?$"                # a decimal number of any size
+TOO_LARGE = "too large: at most 15 digits before the decimal point"
 TOO_PRECISE = "more than 3 decimal places"
 NOT_WHOLE = "not a whole number"
 OUT_OF_RANGE = "out of range: a whole number from -2,147,483,648 to 2,147,483,647"
@@ -141,6 +143,7 @@ def checks(written: frozenset[str] = frozenset()) -> list[Check]:
         # one regex for the good values; which message applies is only worked out for the bad ones
         out.append(Check(col, f"({_not_match(col, MONEY_OK_RE)} AND {not_blank(col)})",
                          f"CASE WHEN regexp_full_match({trim_all(col)}, '{MONEY_RE}') THEN {_q(TOO_PRECISE)} "
+                         f"WHEN regexp_full_match({trim_all(col)}, '{DIGITS_RE}') THEN {_q(TOO_LARGE)} "
                          f"ELSE {_q(NOT_DECIMAL)} END", _written(col, written)))
     out.append(_check("order_total", "contains(order_total, '-') AND TRY_CAST(order_total AS DECIMAL(18,3)) < 0",
                       "order_total must not be negative"))

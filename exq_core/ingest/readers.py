@@ -269,9 +269,22 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None,
     opts = ", ".join(f"{k} = ${k}" for k in options)
     try:
         with readable_by_duckdb(path, enc) as (source, source_encoding):
-            load_from_file(cur, f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts})"
-                           + (f" LIMIT {int(limit)}" if limit else ""),
-                           {**options, "path": str(source), "encoding": source_encoding})
+            sql = (f"CREATE OR REPLACE TEMP TABLE loaded AS SELECT * FROM read_csv($path, {opts}, escape = $escape)"
+                   + (f" LIMIT {int(limit)}" if limit else ""))
+            params = {**options, "path": str(source), "encoding": source_encoding}
+            # A quote inside a quoted value is escaped by a second quote (RFC 4180: spreadsheets write
+            # "a ""b"" c"). Left to guess, DuckDB's sniffer could take the apostrophe for the escape and then
+            # dropped an apostrophe before a character in a quoted value ("' 0" was stored as "0"); pinned,
+            # the read also skips that sniffing. A file that escapes with a backslash (\") is read again so.
+            try:
+                load_from_file(cur, sql, params | {"escape": QUOTE})
+            except duckdb.Error as first:
+                if not backslash_escapes(source, source_encoding):
+                    raise
+                try:
+                    load_from_file(cur, sql, params | {"escape": "\\"})
+                except duckdb.Error:
+                    raise first from None
     except duckdb.Error as err:
         ragged = ragged_record(path, enc, options["delim"])
         if ragged:
@@ -280,6 +293,16 @@ def load_csv(cur, path: Path, encoding: str = "utf-8", delim: str | None = None,
                             f"line's delimiters and quotes (the file uses {options['delim']!r}).") from None
         raise FeedError(explain_csv_error(err, enc)) from None
     return "loaded"
+
+
+def backslash_escapes(path: Path, encoding: str) -> bool:
+    """Whether the file's first megabyte holds a backslash before a quote (\"): it may escape quotes so."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+            return '\\"' in fh.read(1 << 20)
+    except (OSError, EOFError, LookupError):
+        return False
 
 
 def csv_dialect(path: Path, encoding: str, delim: str | None) -> tuple[str, str]:

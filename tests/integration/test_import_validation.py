@@ -212,6 +212,22 @@ def test_a_latin1_file_is_a_clear_encoding_error_and_imports_with_the_right_enco
 
 
 
+@pytest.mark.parametrize("text, stored", [
+    # the sniffer took the apostrophe for the escape character: "' 0" was stored as "0"
+    ("O1,2026-11-20T10:00:00Z,10.00,\"' 0\r\n\",''''\n", [("O1", "' 0", "''''")]),
+    ("O1,2026-11-20T10:00:00Z,10.00,\"'a' said, ''b''\",x\nO2,2026-11-20T10:00:00Z,1,\"It's \"\"ok\"\"\",'y\n",
+     [("O1", "'a' said, ''b''", "x"), ("O2", "It's \"ok\"", "'y")]),
+    # a file that escapes quotes with a backslash is read so
+    ("O1,2026-11-20T10:00:00Z,10.00,\"say \\\"hi\\\", ok\",x\n", [("O1", "say \"hi\", ok", "x")]),
+], ids=["apostrophe-first", "apostrophes-and-doubled-quotes", "backslash-escapes"])
+def test_apostrophes_and_quotes_in_quoted_values_are_kept(store, tmp_path, text, stored):
+    path = tmp_path / "quotes.csv"
+    path.write_bytes(("order_id,placed_at,order_total,customer_message,ship_name\n" + text).encode())
+    import_file(store, path)
+    with store.read() as cur:
+        assert cur.execute("SELECT order_id, customer_message, ship_name FROM orders ORDER BY 1").fetchall() == stored
+
+
 def test_a_windows_1252_file_imports_as_latin_1_with_its_euro_signs_and_quotes(store, tmp_path):
     # what "Latin-1" files from Windows tools are: € „ “ – … are bytes 0x80–0x9F, which strict Latin-1
     # (DuckDB's) refuses ("File is not latin-1 encoded"): a dead end after the hint above

@@ -75,7 +75,7 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
     _temp(cur, "opened", f"""
         SELECT nextval('case_seq') AS case_id, nextval('event_seq') AS event_id, r.source, r.order_id, r.bucket,
                r.flags, r.rules_fired,
-               least(r.updated_at, $now) AS opened_at, r.order_total
+               least(r.updated_at, $now) AS opened_at, r.order_total, l.case_id IS NULL AS first_case
         FROM routed r LEFT JOIN latest l ON l.source = r.source AND l.order_id = r.order_id
         WHERE cardinality(r.buckets) > 0
           AND (l.case_id IS NULL OR (l.state = 'resolved' AND NOT (l.rules_fired @> r.rules_fired)))""",
@@ -126,12 +126,17 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
         SELECT case_id, $now, $actor, kind, state, state, detail FROM touched""",
                 {"now": now, "actor": actor})
 
-    by_bucket = dict(cur.execute("SELECT bucket, count(*) FROM opened GROUP BY bucket").fetchall())
+    opened = cur.execute("SELECT bucket, count(*), count(*) FILTER (WHERE first_case) FROM opened "
+                         "GROUP BY bucket").fetchall()
     updated = cur.execute("SELECT count(*) FROM touched").fetchone()[0]
     routine = cur.scalar(f"SELECT count(*) FROM {changed}") - cur.scalar("SELECT count(*) FROM routed")
+    first_cases = sum(first for _, _, first in opened)
+    if first_cases:     # the Overview's count of orders that became exceptions (store.schema.TALLIES)
+        cur.execute("UPDATE tallies SET n = n + ? WHERE name = 'orders_with_case'", [first_cases])
     for t in ("routed", "latest", "opened", "touched"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
-    return RouteResult(cases_new_by_bucket=by_bucket, cases_updated=updated, routine=routine)
+    return RouteResult(cases_new_by_bucket={bucket: n for bucket, n, _ in opened}, cases_updated=updated,
+                       routine=routine)
 
 
 def sync_static_priority(uow, rules: RuleSet) -> int:

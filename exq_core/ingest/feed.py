@@ -431,6 +431,8 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",
                                         hold=uow.hold_writers, appended=store_orders)
     sync_static_priority(uow, rules)        # rules changed since cases were stored: those they change, held
+    if orders_new:      # the Overview's count of every order (store.schema.TALLIES)
+        cur.execute("UPDATE tallies SET n = n + ? WHERE name = 'orders'", [orders_new])
     cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"
     notes = list(report.warnings)

@@ -17,6 +17,16 @@ SEARCH_COLUMNS = ("order_id", "customer_id", "customer_email", "ship_name", "cus
 SEARCH_TEXT = f"lower(concat_ws(chr(31), {', '.join(SEARCH_COLUMNS)}))"
 
 
+# Counts kept in table `tallies`, and how each is counted afresh. Only an import changes them, in its own
+# transaction: it adds the orders it stored (ingest.feed._apply), routing the orders with their first case.
+TALLIES = {
+    "orders": "SELECT count(*) FROM orders",
+    "orders_with_case": "SELECT count(*) FROM (SELECT DISTINCT source, order_id FROM cases) d",
+}
+RECOUNT_TALLIES = ["DELETE FROM tallies",
+                   *(f"INSERT INTO tallies (name, n) SELECT '{name}', ({count}) AS n" for name, count in TALLIES.items())]
+
+
 @dataclass(frozen=True)
 class Migration:
     common: list[str]
@@ -171,6 +181,15 @@ MIGRATIONS: list[Migration] = [
         "UPDATE orders SET searchable = EXISTS (SELECT 1 FROM cases c WHERE c.source = orders.source "
         "AND c.order_id = orders.order_id)",
         "ALTER TABLE orders DROP COLUMN IF EXISTS search_text",
+    ]),
+    # 5 -> 6: the Overview's two counts over every order kept as they change (only an import changes them)
+    # instead of counted on every view: on PostgreSQL, counting a million orders was 40-60 ms of its 100.
+    # Resolved cases (most of them, a growing history) are counted per bucket from their own index there.
+    Migration(common=[
+        "CREATE TABLE IF NOT EXISTS tallies (name VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
+        *RECOUNT_TALLIES,
+    ], postgresql=[
+        "CREATE INDEX IF NOT EXISTS cases_resolved_bucket ON cases (bucket) WHERE state = 'resolved'",
     ]),
 ]
 

@@ -15,7 +15,7 @@ from typing import Callable
 from ..errors import ExqError
 from .base import Store
 from .dialect import ident, literal
-from .schema import SEARCH_TEXT
+from .schema import RECOUNT_TALLIES, SEARCH_TEXT
 
 # What makes a database "in use": copying over it would mix two teams' records.
 _SIGNS_OF_USE = ("orders", "cases", "users", "imports", "decisions")
@@ -62,7 +62,8 @@ def copy_duckdb_to_postgres(source: Store, target: Store,
     sequences: dict[str, int] = {}
     with source.read() as src, target.unit_of_work() as uow:
         target_tables = set(_tables(uow.cursor))
-        tables = [t for t in _tables(src) if t in target_tables and t != "meta"]
+        # meta is merged below; the tallies are counted afresh from what was copied
+        tables = [t for t in _tables(src) if t in target_tables and t not in ("meta", "tallies")]
         for i, table in enumerate(tables):
             tick(f"copying {table}", i / max(len(tables), 1))
             wanted = set(_columns(uow.cursor, table))
@@ -84,6 +85,8 @@ def copy_duckdb_to_postgres(source: Store, target: Store,
                                       "WHERE last_value IS NOT NULL").fetchall():
             uow.execute(f"SELECT setval({literal(name)}, ?)", [int(last)])
             sequences[name] = int(last)
+        for statement in RECOUNT_TALLIES:
+            uow.execute(statement)
         tick("checking", 0.95)
         for table, n in copied.items():
             found = uow.cursor.scalar(f"SELECT count(*) FROM {ident(table)}")

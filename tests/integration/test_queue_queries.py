@@ -28,6 +28,24 @@ def test_overview_is_stats_plus_the_daily_flow(demo_store):
     assert list(opens) == [b.value for b in BUCKETS] and sum(opens.values()) == data["open"]
 
 
+def test_the_daily_flow_and_bucket_counts_are_what_the_cases_say(demo_store):
+    """Each backend counts them its own way (PostgreSQL per day over its indexes, open and resolved cases
+    apart): the same numbers as the cases' own dates and states, counted here."""
+    now = utcnow()
+    with demo_store.read() as cur:
+        per_day = queries.overview(cur, now)["per_day"]
+        by_bucket = queries.by_bucket_state(cur)
+        cases = cur.execute("SELECT bucket, state, opened_at, resolved_at FROM cases").fetchall()
+    days = [d["day"] for d in per_day]
+    assert days == [days[0] + timedelta(days=i) for i in range(30)] and days[-1] == now.date()
+    opened = {d: sum(1 for c in cases if c[2].date() == d) for d in days}
+    resolved = {d: sum(1 for c in cases if c[3] is not None and c[3].date() == d) for d in days}
+    assert sum(opened.values()) and sum(resolved.values())
+    assert [(d["opened"], d["resolved"]) for d in per_day] == [(opened[d], resolved[d]) for d in days]
+    assert by_bucket == {b.value: {s.value: sum(1 for c in cases if (c[0], c[1]) == (b.value, s.value))
+                                   for s in STATES} for b in BUCKETS}
+
+
 def test_age_band_filter_counts_what_the_aging_chart_shows(demo_store):
     now, rules = utcnow(), load_rules()
     with demo_store.read() as cur:

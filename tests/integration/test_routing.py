@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from exq_core import queries, services
-from exq_core.errors import StaleCase
+from exq_core.errors import FeedInvalid, StaleCase
 from exq_core.ingest import import_file
 from exq_core.models import DecisionRequest, State
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
@@ -310,3 +310,50 @@ def test_rerouting_stored_orders_under_new_rules(store, feed):
     assert a["bucket"] == "fraud_risk" and a["rules_version"] == strict.full_version
     assert (b["bucket"], list(b["flags"]), b["version"]) == ("fraud_risk", ["inventory_conflict"], 2)
     assert events(store, "B")[-1] == ("rerouted", "new", "new", "rules: fraud, inventory", "maria")
+
+
+def _fresh_counts(store) -> tuple[int, int]:
+    with store.read() as cur:
+        return (cur.scalar("SELECT count(*) FROM orders"),
+                cur.scalar("SELECT count(*) FROM (SELECT DISTINCT source, order_id FROM cases) d"))
+
+
+def test_the_overviews_order_counts_follow_every_import(store, feed, manager):
+    """The Overview reads its counts over all orders from `tallies`, kept by imports and routing: after new
+    orders, updated ones, an order's first case, a second case of an order, a file imported again, a partial
+    import and another source, they are what counting every row gives."""
+    def kpis():
+        with store.read() as cur:
+            data = queries.kpis(cur, NOW)
+        assert (data["orders"], data["exceptions"]) == _fresh_counts(store)
+        return data["orders"], data["exceptions"], data["routine"]
+
+    assert kpis() == (0, 0, 0)
+    load(store, feed([{"order_id": "A", "updated_at": T1}, {"order_id": "B", "updated_at": T1,
+                                                            "items_available": "0"}], "1.csv"))
+    assert kpis() == (2, 1, 1)
+    load(store, feed([{"order_id": "A", "updated_at": T2, "risk_level": "high"},        # routine: first case
+                      {"order_id": "C", "updated_at": T2}], "2.csv"))
+    assert kpis() == (3, 2, 1)
+    _resolve(store, "B", manager)
+    load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0",       # a second case of B
+                       "return_requested": "true"}], "3.csv"))
+    assert len(case_rows(store, "B")) == 2 and kpis() == (3, 2, 1)
+    load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0",
+                       "return_requested": "true"}], "3.csv"))                            # the same file again
+    assert kpis() == (3, 2, 1)
+    load(store, feed([{"order_id": "D", "updated_at": T3, "items_available": "0"},
+                      {"order_id": "E", "updated_at": "not a time"}], "4.csv"), skip_invalid=True)
+    assert kpis() == (4, 3, 1)
+    load(store, feed([{"order_id": "A", "updated_at": T1, "items_available": "0"}], "5.csv"), source="other")
+    assert kpis() == (5, 4, 1)
+
+
+def test_a_failed_import_changes_no_count(store, feed):
+    load(store, feed([{"order_id": "A", "updated_at": T1, "items_available": "0"}], "1.csv"))
+    with pytest.raises(FeedInvalid):
+        load(store, feed([{"order_id": "B", "updated_at": T1, "items_available": "0"},
+                          {"order_id": "C", "updated_at": "not a time"}], "2.csv"))
+    with store.read() as cur:
+        assert cur.execute("SELECT name, n FROM tallies ORDER BY name").fetchall() == \
+            [("orders", 1), ("orders_with_case", 1)]

@@ -16,7 +16,7 @@ from .models import (ACTIONS, DEFAULT_ACTIONS, Actor, Bucket, Case, DecisionRequ
 from .queries.cases import CASE_COLUMNS
 from .rules import RuleSet, load_rules
 from .services import DECISION_COLUMNS
-from .store import Store, literal, utcnow
+from .store import Store, literal, tallies, utcnow
 from . import workflow
 
 FIRST = ["Amelia", "Noah", "Olivia", "Liam", "Sofia", "Mateo", "Emma", "Lucas", "Mia", "Ethan", "Zoe",
@@ -299,6 +299,7 @@ def _bulk_write(store: Store, final, events, decisions, suggestions) -> None:
         if suggestions:
             # move the sequence past the ids used above
             cur.execute(cur.dialect.advance_sequence("suggestion_seq", max(s["suggestion_id"] for s in suggestions)))
+        tallies.recount(cur)        # the history was written around the transition's own counting
         uow.commit()
 
 

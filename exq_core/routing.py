@@ -16,6 +16,7 @@ from typing import Callable
 
 from .queries.sql import plus_seconds
 from .rules import RuleSet
+from .store import tallies
 
 
 @dataclass
@@ -130,9 +131,9 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
                          "GROUP BY bucket").fetchall()
     updated = cur.execute("SELECT count(*) FROM touched").fetchone()[0]
     routine = cur.scalar(f"SELECT count(*) FROM {changed}") - cur.scalar("SELECT count(*) FROM routed")
-    first_cases = sum(first for _, _, first in opened)
-    if first_cases:     # the Overview's count of orders that became exceptions (store.schema.TALLIES)
-        cur.execute("UPDATE tallies SET n = n + ? WHERE name = 'orders_with_case'", [first_cases])
+    if opened:          # the Overview's counts over all of history (store/tallies.py)
+        tallies.add(cur, "orders_with_case", sum(first for _, _, first in opened))
+        tallies.add_opened(cur, "opened")
     for t in ("routed", "latest", "opened", "touched"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     return RouteResult(cases_new_by_bucket={bucket: n for bucket, n, _ in opened}, cases_updated=updated,

@@ -18,7 +18,7 @@ from .models import Actor, Case, DecisionRequest, State
 from .queries import QueueFilter, SavedView, next_unclaimed
 from .queries.cases import load_case
 from .rules import RuleSet
-from .store import Store, UnitOfWork, utcnow
+from .store import Store, UnitOfWork, tallies, utcnow
 
 DECISION_COLUMNS = ("case_id", "case_version", "reviewer", "decided_at", "suggestion_id", "suggested_action",
                     "suggestion_model", "suggestion_source", "action", "verdict", "override_note",
@@ -40,6 +40,7 @@ def write_result(uow: UnitOfWork, case: Case, result: workflow.TransitionResult)
                            case.version]).fetchall()
     if not updated:  # someone else wrote in between; the version check is the last line of defence
         raise StaleCase(case.case_id, case.version, load_case(uow.cursor, case.case_id).version)
+    _count_resolved(uow, case, changes)
     e = result.event
     uow.execute('INSERT INTO events (case_id, "at", actor, kind, from_state, to_state, detail) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -51,6 +52,16 @@ def write_result(uow: UnitOfWork, case: Case, result: workflow.TransitionResult)
     return uow.execute(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES "
                        f"({', '.join('?' * len(DECISION_COLUMNS))}) RETURNING decision_id",
                        [d[c] for c in DECISION_COLUMNS]).fetchone()[0]
+
+
+def _count_resolved(uow: UnitOfWork, case: Case, changes: dict) -> None:
+    """Resolving a case, or reopening one, moves the Overview's counts of resolved cases (store/tallies.py)."""
+    was = case.state is State.RESOLVED
+    now = State(changes.get("state", case.state)) is State.RESOLVED
+    if now and not was:
+        tallies.add_resolved(uow.cursor, changes["resolved_at"].date(), case.bucket.value, 1)
+    elif was and not now:
+        tallies.add_resolved(uow.cursor, case.resolved_at.date(), case.bucket.value, -1)
 
 
 def _s(state):

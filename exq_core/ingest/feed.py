@@ -33,6 +33,7 @@ from ..models import FEED_COLUMNS, SYSTEM, Actor
 from ..routing import RouteResult, route_changed, sync_static_priority
 from ..rules import RuleSet, load_rules
 from ..store import Store, utcnow
+from ..store import tallies
 from ..store.dialect import ident, literal
 from ..store.schema import SEARCH_TEXT
 from . import json_feed, mapping as mappings, readers, shopify  # noqa: F401  (they register their readers)
@@ -431,8 +432,7 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",
                                         hold=uow.hold_writers, appended=store_orders)
     sync_static_priority(uow, rules)        # rules changed since cases were stored: those they change, held
-    if orders_new:      # the Overview's count of every order (store.schema.TALLIES)
-        cur.execute("UPDATE tallies SET n = n + ? WHERE name = 'orders'", [orders_new])
+    tallies.add(cur, "orders", orders_new)      # the Overview's count of every order (store/tallies.py)
     cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"
     notes = list(report.warnings)

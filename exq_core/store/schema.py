@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .tallies import RECOUNT as RECOUNT_TALLIES
+
 
 # What an order's text search looks in: its ids, e-mail, name and message. The Queue searches cases, so only
 # an order that has a case is searched: an import marks it. On PostgreSQL the mark is a lower-cased copy of
@@ -15,16 +17,6 @@ from dataclasses import dataclass, field
 # themselves, as fast as a stored copy, and marks the order `searchable` (see Dialect.order_text_contains).
 SEARCH_COLUMNS = ("order_id", "customer_id", "customer_email", "ship_name", "customer_message")
 SEARCH_TEXT = f"lower(concat_ws(chr(31), {', '.join(SEARCH_COLUMNS)}))"
-
-
-# Counts kept in table `tallies`, and how each is counted afresh. Only an import changes them, in its own
-# transaction: it adds the orders it stored (ingest.feed._apply), routing the orders with their first case.
-TALLIES = {
-    "orders": "SELECT count(*) FROM orders",
-    "orders_with_case": "SELECT count(*) FROM (SELECT DISTINCT source, order_id FROM cases) d",
-}
-RECOUNT_TALLIES = ["DELETE FROM tallies",
-                   *(f"INSERT INTO tallies (name, n) SELECT '{name}', ({count}) AS n" for name, count in TALLIES.items())]
 
 
 @dataclass(frozen=True)
@@ -182,14 +174,13 @@ MIGRATIONS: list[Migration] = [
         "AND c.order_id = orders.order_id)",
         "ALTER TABLE orders DROP COLUMN IF EXISTS search_text",
     ]),
-    # 5 -> 6: the Overview's two counts over every order kept as they change (only an import changes them)
-    # instead of counted on every view: on PostgreSQL, counting a million orders was 40-60 ms of its 100.
-    # Resolved cases (most of them, a growing history) are counted per bucket from their own index there.
+    # 5 -> 6: the Overview's counts over all of history kept as they change (store/tallies.py), counted once
+    # here from what the database holds.
     Migration(common=[
         "CREATE TABLE IF NOT EXISTS tallies (name VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS daily_tallies (day DATE NOT NULL, kind VARCHAR NOT NULL, n BIGINT NOT NULL, "
+        "PRIMARY KEY (day, kind))",
         *RECOUNT_TALLIES,
-    ], postgresql=[
-        "CREATE INDEX IF NOT EXISTS cases_resolved_bucket ON cases (bucket) WHERE state = 'resolved'",
     ]),
 ]
 

@@ -15,7 +15,8 @@ from typing import Callable
 from ..errors import ExqError
 from .base import Store
 from .dialect import ident, literal
-from .schema import RECOUNT_TALLIES, SEARCH_TEXT
+from . import tallies
+from .schema import SEARCH_TEXT
 
 # What makes a database "in use": copying over it would mix two teams' records.
 _SIGNS_OF_USE = ("orders", "cases", "users", "imports", "decisions")
@@ -63,7 +64,7 @@ def copy_duckdb_to_postgres(source: Store, target: Store,
     with source.read() as src, target.unit_of_work() as uow:
         target_tables = set(_tables(uow.cursor))
         # meta is merged below; the tallies are counted afresh from what was copied
-        tables = [t for t in _tables(src) if t in target_tables and t not in ("meta", "tallies")]
+        tables = [t for t in _tables(src) if t in target_tables and t not in ("meta", "tallies", "daily_tallies")]
         for i, table in enumerate(tables):
             tick(f"copying {table}", i / max(len(tables), 1))
             wanted = set(_columns(uow.cursor, table))
@@ -85,8 +86,7 @@ def copy_duckdb_to_postgres(source: Store, target: Store,
                                       "WHERE last_value IS NOT NULL").fetchall():
             uow.execute(f"SELECT setval({literal(name)}, ?)", [int(last)])
             sequences[name] = int(last)
-        for statement in RECOUNT_TALLIES:
-            uow.execute(statement)
+        tallies.recount(uow.cursor)
         tick("checking", 0.95)
         for table, n in copied.items():
             found = uow.cursor.scalar(f"SELECT count(*) FROM {ident(table)}")

@@ -13,6 +13,7 @@ from exq_core import queries, services
 from exq_core.errors import CaseClaimed, StaleCase, TransitionNotAllowed
 from exq_core.ingest import import_file
 from tests.accounts import ensure_accounts
+from tests.sql import kept_and_recounted
 from tests.support import reviewer_click
 from exq_core.models import Actor, DecisionRequest, Role, State
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
@@ -173,6 +174,11 @@ def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
             for (_, prev_to), (nxt_from, _) in zip(trail, trail[1:]):
                 assert prev_to == nxt_from
             assert trail[-1][1] == services.get_case(store, case_id).state.value
+    # the Overview's counts of resolved cases, moved by every resolve and reopen, are what the cases say
+    kept, fresh = kept_and_recounted(store)
+    assert kept == fresh
+    with store.read() as cur:       # some case was resolved (its row stays, at 0 if reopened since)
+        assert cur.scalar("SELECT count(*) FROM tallies WHERE name LIKE 'resolved:%'")
 
 
 

@@ -10,9 +10,11 @@ from exq_core import queries, services
 from exq_core.errors import FeedInvalid, StaleCase
 from exq_core.ingest import import_file
 from exq_core.models import DecisionRequest, State
+from exq_core.queries.cases import load_case
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules
 
 from tests.feeds import counts, snapshot
+from tests.sql import kept_and_recounted
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)
@@ -312,41 +314,50 @@ def test_rerouting_stored_orders_under_new_rules(store, feed):
     assert events(store, "B")[-1] == ("rerouted", "new", "new", "rules: fraud, inventory", "maria")
 
 
-def _fresh_counts(store) -> tuple[int, int]:
-    with store.read() as cur:
-        return (cur.scalar("SELECT count(*) FROM orders"),
-                cur.scalar("SELECT count(*) FROM (SELECT DISTINCT source, order_id FROM cases) d"))
-
-
-def test_the_overviews_order_counts_follow_every_import(store, feed, manager):
-    """The Overview reads its counts over all orders from `tallies`, kept by imports and routing: after new
-    orders, updated ones, an order's first case, a second case of an order, a file imported again, a partial
-    import and another source, they are what counting every row gives."""
-    def kpis():
+def test_the_overviews_counts_over_history_follow_every_import_and_decision(store, feed, manager):
+    """The Overview reads its counts over all of history from tallies kept by imports, routing and decisions:
+    after new orders, updated ones, an order's first case, a second case of an order, a file imported again,
+    a partial import, another source, cases resolved and one reopened, they are what counting every row
+    gives, and the Overview shows them."""
+    def check():
+        kept, fresh = kept_and_recounted(store)
+        assert kept == fresh
         with store.read() as cur:
-            data = queries.kpis(cur, NOW)
-        assert (data["orders"], data["exceptions"]) == _fresh_counts(store)
+            data = queries.overview(cur, NOW)
         return data["orders"], data["exceptions"], data["routine"]
 
-    assert kpis() == (0, 0, 0)
+    assert check() == (0, 0, 0)
     load(store, feed([{"order_id": "A", "updated_at": T1}, {"order_id": "B", "updated_at": T1,
                                                             "items_available": "0"}], "1.csv"))
-    assert kpis() == (2, 1, 1)
+    assert check() == (2, 1, 1)
     load(store, feed([{"order_id": "A", "updated_at": T2, "risk_level": "high"},        # routine: first case
-                      {"order_id": "C", "updated_at": T2}], "2.csv"))
-    assert kpis() == (3, 2, 1)
+                      {"order_id": "C", "updated_at": "2026-11-20T08:00:00Z"}], "2.csv"))
+    assert check() == (3, 2, 1)
     _resolve(store, "B", manager)
+    assert check() == (3, 2, 1)
     load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0",       # a second case of B
                        "return_requested": "true"}], "3.csv"))
-    assert len(case_rows(store, "B")) == 2 and kpis() == (3, 2, 1)
+    assert len(case_rows(store, "B")) == 2 and check() == (3, 2, 1)
     load(store, feed([{"order_id": "B", "updated_at": T2, "items_available": "0",
                        "return_requested": "true"}], "3.csv"))                            # the same file again
-    assert kpis() == (3, 2, 1)
-    load(store, feed([{"order_id": "D", "updated_at": T3, "items_available": "0"},
+    assert check() == (3, 2, 1)
+    load(store, feed([{"order_id": "D", "updated_at": "2026-11-01T08:00:00Z", "items_available": "0"},
                       {"order_id": "E", "updated_at": "not a time"}], "4.csv"), skip_invalid=True)
-    assert kpis() == (4, 3, 1)
+    assert check() == (4, 3, 1)
     load(store, feed([{"order_id": "A", "updated_at": T1, "items_available": "0"}], "5.csv"), source="other")
-    assert kpis() == (5, 4, 1)
+    assert check() == (5, 4, 1)
+    _resolve(store, "D", manager)
+    [old_b, _] = case_rows(store, "B")
+    with store.read() as cur:
+        resolved_b = load_case(cur, old_b["case_id"])
+    services.decide(store, DecisionRequest(case_id=resolved_b.case_id, case_version=resolved_b.version,
+                                           to_state=State.IN_REVIEW, note="Customer disputes."), manager,
+                    NOW + timedelta(days=1))                                              # reopened a day later
+    assert check() == (5, 4, 1)
+    with store.read() as cur:
+        data = queries.overview(cur, NOW)
+    assert data["by_bucket"]["inventory_conflict"]["resolved"] == 1                       # D's; B's reopened
+    assert sum(d["resolved"] for d in data["per_day"]) == 1
 
 
 def test_a_failed_import_changes_no_count(store, feed):
@@ -357,3 +368,4 @@ def test_a_failed_import_changes_no_count(store, feed):
     with store.read() as cur:
         assert cur.execute("SELECT name, n FROM tallies ORDER BY name").fetchall() == \
             [("orders", 1), ("orders_with_case", 1)]
+        assert cur.execute("SELECT kind, n FROM daily_tallies").fetchall() == [("opened", 1)]

@@ -16,6 +16,7 @@ import pytest
 from exq_core import queries
 from exq_core.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
 from exq_core.store import open_store, Store
+from tests.sql import write
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 RULES = load_rules(DEFAULT_RULES_PATH)
@@ -35,10 +36,8 @@ def add_case(store: Store, case_id: int, bucket: str, total: str, age: timedelta
     fields = {"case_id": case_id, "source": "t", "order_id": f"O-{case_id}", "bucket": bucket, "flags": [],
               "rules_fired": ["x"], "rules_version": "v", "state": state, "version": 1, "opened_at": opened,
               "sla_due_at": due, "updated_at": opened, "order_total": total} | extra
-    with store.unit_of_work() as uow:
-        uow.execute(f"INSERT INTO cases ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
-                    list(fields.values()))
-        uow.commit()
+    write(store, f"INSERT INTO cases ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+          list(fields.values()))
 
 
 def detail(store, case_id, rules=RULES, now=NOW):

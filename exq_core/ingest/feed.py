@@ -452,7 +452,7 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
                   "orders_updated": orders_updated, "orders_stale": stale, "routine": routed.routine,
                   "cases_new": result.cases_new, "cases_new_by_bucket": routed.cases_new_by_bucket,
                   "cases_updated": routed.cases_updated, "rejected": report.invalid_rows, "finished_at": utcnow(),
-                  "message": "; ".join(notes) or None, "conflicts": all_conflicts, "header": raw.header or None})
+                  "message": "; ".join(notes) or None, "conflicts": all_conflicts, "header": raw.header_written or raw.header or None})
     return result
 
 
@@ -477,9 +477,9 @@ def _refuse_other_store(cur, source: str) -> None:
 def _write_rejects(uow, work, raw: readers.RawFeed, import_id: int, file_name: str, store) -> None:
     """Each rejected value (line, column, value as written, reason), and with the row's first error the whole
     row as the file wrote it: rejects can be exported, fixed and imported again."""
-    header = [c for c in raw.header if c.lower() != "line"]
-    if raw.original and header:
-        obj = "json_object(" + ", ".join(f"{literal(c)}, CAST(o.{ident(c)} AS VARCHAR)" for c in header) + ")"
+    named = [(c, w) for c, w in zip(raw.header, raw.header_written or raw.header) if c.lower() != "line"]
+    if raw.original and named:
+        obj = "json_object(" + ", ".join(f"{literal(w)}, CAST(o.{ident(c)} AS VARCHAR)" for c, w in named) + ")"
         values = f"CASE WHEN e.first THEN CAST({obj} AS VARCHAR) END"
         join = f"LEFT JOIN {raw.original} o ON o.line = e.row_line"
     else:

@@ -217,7 +217,7 @@ def read_mapped(cur, path: Path, options: dict) -> RawFeed:
         if "quantity" in line_cols:
             labels["items_ordered"] = f"Σ {line_cols['quantity']}"
     return RawFeed("raw", rows, warnings, "row" if kind == "parquet" else "line", errors="mapped_errors",
-                   labels=labels, original="original", header=names,
+                   labels=labels, original="original", header=names, header_written=file_names,
                    written=frozenset(w.rsplit(" AS w_", 1)[1] for w in written), kind=kind,
                    present=frozenset(found) | ({"order_total"} | ({"items_ordered"} if "quantity" in line_cols
                                                                  else set()) if line_cols else set()))

@@ -37,6 +37,9 @@ class RawFeed:
     # `line` and the file's own columns (as text), and those columns in the file's order.
     original: str | None = None
     header: list[str] = field(default_factory=list)
+    # the same names as the file writes them, where DuckDB's differ (a name repeated in another case:
+    # "Amount" and "amount" are read as amount and amount_1): what a rejects export heads its columns with
+    header_written: list[str] | None = None
     # Feed columns a reader had to transform (a mapping's decimal comma); `w_<col>` in `table` keeps the
     # value as written, which is what an error quotes.
     written: frozenset[str] = frozenset()
@@ -236,7 +239,8 @@ def _finish(cur, loaded: str, line_offset: int, renames=None, line_label="line",
     if rows == 0:
         raise FeedError("the file has a header but no rows")
     present = frozenset(keys[n] for n in header if keys[n] in FEED_COLUMNS)
-    return RawFeed("raw", rows, warnings, line_label, original=original, header=header, kind=kind, present=present)
+    return RawFeed("raw", rows, warnings, line_label, original=original, header=header, kind=kind, present=present,
+                   header_written=written if written and len(written) == len(header) else None)
 
 
 # "Latin-1" files from Windows tools are Windows-1252: € „ “ – … are its bytes 0x80–0x9F, which strict

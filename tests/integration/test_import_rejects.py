@@ -103,3 +103,18 @@ def test_cli_lists_imports_including_refused_ones(store, feed, capsys):
     assert "refused" in lines[0] and "bad.csv" in lines[0]
     assert "imported" in lines[1] and "good.csv" in lines[1]
     assert "bad.csv:2 (line 2) column order_total 'x'" in out
+
+
+def test_rejects_export_heads_columns_as_the_file_writes_them_when_two_differ_only_in_case(store, tmp_path):
+    """DuckDB reads "Amount" and "amount" as amount and amount_1: the rejected rows still come back under the
+    file's own names, so the fixed file maps as the first one did."""
+    from exq_core.ingest.mapping import MappingSpec
+    path = tmp_path / "export.csv"
+    path.write_text("ref;created;Amount;amount\nA1;2026-11-27 10:00;999;12\nA2;2026-11-27 10:00;5;lots\n")
+    spec = MappingSpec(name="dup", delimiter=";",
+                       columns={"ref": "order_id", "created": "placed_at", "amount": "order_total"})
+    result = import_file(store, path, mapping=spec, skip_invalid=True)
+    assert result.rejected == 1
+    columns, rows = rejected_rows(store, result.import_id)
+    assert columns == ["ref", "created", "Amount", "amount", "exq_line", "exq_errors"]
+    assert rows[0][:5] == ["A2", "2026-11-27 10:00", "5", "lots", 3]

@@ -44,6 +44,12 @@ def _json_default(value):
 def cmd_init(args) -> int:
     with open_store(args.db) as store:
         print(f"{store.label}: schema version {store.schema_version()}")
+        if args.recount:
+            from .store import tallies
+            with store.unit_of_work() as uow:
+                tallies.recount(uow.cursor)
+                uow.commit()
+            print("The Overview's counts over all orders and resolved cases were counted afresh.")
     return 0
 
 
@@ -234,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", parents=[common], help="create or migrate the database")
+    p.add_argument("--recount", action="store_true",
+                   help="count the Overview's kept totals afresh (after an older exq process wrote to a newer schema)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("demo", parents=[common], help="seed a synthetic shop routed through the rules")

@@ -10,7 +10,7 @@ import pytest
 
 from exq_core.ingest.inbox import inbox_dir
 from tests.browser import RunningApp, sign_in, wait_for_app
-from tests.e2e.support import download_csv
+from tests.e2e.support import choose, download_csv
 from tests.ingest_support import order, write_shopify
 from tests.feeds import write_feed
 
@@ -101,6 +101,32 @@ def test_the_inbox_works_from_server_start_with_no_page_ever_opened(demo_db, tmp
             [("imported", "inbox")]
         assert cur.execute("SELECT bucket FROM cases WHERE order_id = 'CRON-1'").fetchall() == \
             [("inventory_conflict",)]
+
+
+def test_an_erp_export_is_mapped_on_the_page_and_its_times_read_in_the_chosen_time_zone(running_app, page,
+                                                                                          artifacts, tmp_path):
+    """Another layout (day-first dates, decimal comma) gets a suggested mapping; choosing the export's local
+    time zone moves the times exq will store to UTC — in winter and in summer time — and the file imports."""
+    export = tmp_path / "wien.csv"
+    export.write_text("Order No;Order Date;Grand Total\nV-1;27/11/2026 10:00;12,50\nV-2;01/07/2026 10:00;9,90\n")
+    sign_in(page, running_app.url + "/import")
+    page.get_by_role("heading", name="Import").wait_for()
+    page.locator(".st-key-import_upload [data-testid='stFileUploaderDropzoneInput']").set_input_files(str(export))
+    wait_for_app(page)
+    page.get_by_role("heading", name="Column mapping").wait_for(timeout=30_000)
+    page.get_by_text("2026-11-27 10:00:00").first.wait_for(state="attached")       # read as UTC so far
+    zone = page.locator("[class*='st-key-mapping_zone']")
+    key = next(c for c in zone.first.get_attribute("class").split() if c.startswith("st-key-"))[len("st-key-"):]
+    zone.first.locator("input").click()
+    page.keyboard.type("Europe/Vienna")
+    choose(page, key, "Europe/Vienna")
+    wait_for_app(page)
+    page.get_by_text("2026-11-27 09:00:00").first.wait_for(state="attached")       # UTC+1 in November
+    page.get_by_text("2026-07-01 08:00:00").first.wait_for(state="attached")       # UTC+2 in July
+    assert page.get_by_text("2026-11-27 10:00:00").count() == 0
+    page.screenshot(path=str(artifacts / "import-time-zone.png"), full_page=True)
+    page.get_by_role("button", name="Import wien.csv").click()
+    page.locator("[data-testid='stAlert']", has_text="Imported: wien.csv is import #").wait_for(timeout=60_000)
 
 
 def test_upload_a_feed_of_hash_ids_apostrophes_and_padded_ids_keeps_every_order_once(running_app, page, artifacts,

@@ -48,6 +48,23 @@ def test_init_creates_a_migrated_database(tmp_path, new_db, backend):
         assert store.schema_version() == SCHEMA_VERSION
 
 
+def test_init_recount_repairs_the_overviews_kept_counts(tmp_path, new_db, backend, feed):
+    """A process older than the schema resolves or imports without keeping the counts: `init --recount`."""
+    db = tmp_path / "exq.duckdb" if backend == "duckdb" else new_db()
+    cli("import", str(feed([{"order_id": "A", "items_available": "0"}, {"order_id": "B"}])), db=db, check=0)
+    with open_store(db) as store, store.unit_of_work() as uow:       # what an older process leaves behind
+        uow.execute("INSERT INTO orders (source, order_id, placed_at, order_total, currency, updated_at) VALUES "
+                    "('feed', 'Z', TIMESTAMP '2026-11-01 10:00', 1, 'USD', TIMESTAMP '2026-11-01 10:00')")
+        uow.execute("UPDATE cases SET state = 'resolved', resolved_at = opened_at, resolution_reason = 'other'")
+        uow.commit()
+    before = json.loads(cli("stats", "--json", db=db, check=0).stdout)
+    assert (before["orders"], before["by_bucket"]["inventory_conflict"]["resolved"]) == (2, 0)
+    out = cli("init", "--recount", db=db, check=0)
+    assert "counted afresh" in out.stdout
+    after = json.loads(cli("stats", "--json", db=db, check=0).stdout)
+    assert (after["orders"], after["by_bucket"]["inventory_conflict"]["resolved"]) == (3, 1)
+
+
 def test_stats_json(demo_file):
     data = json.loads(cli("stats", "--json", db=demo_file, check=0).stdout)
     assert {"orders", "routine", "open", "breached", "by_bucket", "aging"} <= set(data)

@@ -132,8 +132,9 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
     updated = cur.execute("SELECT count(*) FROM touched").fetchone()[0]
     routine = cur.scalar(f"SELECT count(*) FROM {changed}") - cur.scalar("SELECT count(*) FROM routed")
     if opened:          # the Overview's counts over all of history (store/tallies.py)
-        tallies.add(cur, "orders_with_case", sum(first for _, _, first in opened))
-        tallies.add_opened(cur, "opened")
+        days = cur.execute("SELECT CAST(opened_at AS DATE), count(*) FROM opened GROUP BY 1").fetchall()
+        tallies.add(cur, {tallies.ORDERS_WITH_CASE: sum(first for _, _, first in opened),
+                          **{tallies.day_name(tallies.OPENED_ON, day): n for day, n in days}})
     for t in ("routed", "latest", "opened", "touched"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     return RouteResult(cases_new_by_bucket={bucket: n for bucket, n, _ in opened}, cases_updated=updated,

@@ -17,7 +17,7 @@ ROUTINE = {
     "fulfillment_status": "unfulfilled", "return_requested": "false", "damage_reported": "false",
 }
 
-TABLES = ("orders", "cases", "events", "decisions", "suggestions", "imports", "rejects", "tallies", "daily_tallies")
+TABLES = ("orders", "cases", "events", "decisions", "suggestions", "imports", "rejects", "tallies")
 
 
 def write_feed(path: Path, rows: list[dict], columns=FEED_COLUMNS) -> Path:

@@ -38,11 +38,10 @@ def reindex_order(store: Store, source: str, order_id: str) -> None:
 def kept_and_recounted(store: Store) -> tuple[list, list]:
     """The Overview's kept counts (store/tallies.py), and the same counted afresh from every row (in a unit
     of work that is rolled back)."""
-    read = ["SELECT name, n FROM tallies WHERE n <> 0 ORDER BY name",
-            "SELECT day, kind, n FROM daily_tallies WHERE n <> 0 ORDER BY day, kind"]
+    read = "SELECT name, n FROM tallies WHERE n <> 0 ORDER BY name"
     with store.read() as cur:
-        kept = [[tuple(r) for r in cur.execute(q).fetchall()] for q in read]
+        kept = [tuple(r) for r in cur.execute(read).fetchall()]
     with store.unit_of_work() as uow:
         tallies.recount(uow.cursor)
-        fresh = [[tuple(r) for r in uow.execute(q).fetchall()] for q in read]
+        fresh = [tuple(r) for r in uow.execute(read).fetchall()]
     return kept, fresh

@@ -432,7 +432,7 @@ def _apply(uow, raw: readers.RawFeed, report: ImportReport, *, source: str, acto
     routed: RouteResult = route_changed(cur, rules, "applied", now, actor.username, facts="applied",
                                         hold=uow.hold_writers, appended=store_orders)
     sync_static_priority(uow, rules)        # rules changed since cases were stored: those they change, held
-    tallies.add(cur, "orders", orders_new)      # the Overview's count of every order (store/tallies.py)
+    tallies.add(cur, {tallies.ORDERS: orders_new})      # the Overview's count of every order (store/tallies.py)
     cur.execute(f"DROP {'VIEW' if first else 'TABLE'} IF EXISTS applied")
     status = "imported" if report.ok else "partial"
     notes = list(report.warnings)

@@ -1,10 +1,10 @@
 """The Overview's numbers and `stats --json`: counts, backlog age and flow, every aggregate in the database."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from ..models import AGE_BANDS, BUCKETS, STATES
-from ..store.tallies import RESOLVED
+from ..store import tallies
 from .sql import OPEN, age_band, hours_between
 
 
@@ -16,29 +16,43 @@ def _open_cases() -> str:
 def kpis(cur, now: datetime) -> dict:
     """The Overview's KPI row."""
     row = cur.execute(f"""
-        SELECT coalesce((SELECT n FROM tallies WHERE name = 'orders'), 0) AS orders,
-               coalesce((SELECT n FROM tallies WHERE name = 'orders_with_case'), 0) AS orders_with_case,
+        SELECT coalesce((SELECT n FROM tallies WHERE name = $orders), 0) AS orders,
+               coalesce((SELECT n FROM tallies WHERE name = $with_case), 0) AS orders_with_case,
                count(*) AS open,
                count(*) FILTER (WHERE breached) AS breached,
-               max(age_h) AS oldest_open_hours,
-               coalesce((SELECT n FROM daily_tallies WHERE kind = 'resolved' AND day = $today), 0) AS resolved_today
-        FROM {_open_cases()} o""", {"now": now, "today": now.date()}).fetchone()
-    orders, with_case, open_, breached, oldest, resolved_today = row
+               max(age_h) AS oldest_open_hours
+        FROM {_open_cases()} o""", {"now": now, "orders": tallies.ORDERS,
+                                    "with_case": tallies.ORDERS_WITH_CASE}).fetchone()
+    orders, with_case, open_, breached, oldest = row
     return {"orders": orders, "routine": orders - with_case, "exceptions": with_case, "open": open_,
             "breached": breached, "oldest_open_hours": round(oldest, 2) if oldest is not None else None,
             "exception_rate": round(100.0 * with_case / orders, 2) if orders else 0.0,
-            "resolved_today": resolved_today}
+            "resolved_today": _resolved_per_day(cur, now.date(), now.date()).get(now.date(), 0)}
+
+
+def _resolved_per_day(cur, first: date, last: date) -> dict[date, int]:
+    """Cases resolved per UTC day from `first` to `last`: kept counts, or counted (store/tallies.py)."""
+    if tallies.keeps_resolved(cur):
+        rows = cur.execute("SELECT name, n FROM tallies WHERE name BETWEEN ? AND ?",
+                           [tallies.day_name(tallies.RESOLVED_ON, first),
+                            tallies.day_name(tallies.RESOLVED_ON, last)]).fetchall()
+        return {date.fromisoformat(name[len(tallies.RESOLVED_ON):]): int(n) for name, n in rows}
+    return dict(cur.execute("SELECT CAST(resolved_at AS DATE), count(*) FROM cases WHERE resolved_at >= ? "
+                            "AND resolved_at < ? GROUP BY 1", [first, last + timedelta(days=1)]).fetchall())
 
 
 def by_bucket_state(cur) -> dict[str, dict[str, int]]:
-    """{bucket: {state: n}} for every bucket and state (zeros included): open cases counted, resolved ones
-    (the growing history) kept counted (store/tallies.py)."""
-    rows = cur.execute(f"""SELECT bucket, state, count(*) FROM cases WHERE {OPEN} GROUP BY bucket, state
-                           UNION ALL
-                           SELECT substr(name, {len(RESOLVED) + 1}), 'resolved', n FROM tallies
-                           WHERE name LIKE '{RESOLVED}%' AND n <> 0""").fetchall()
+    """{bucket: {state: n}} for every bucket and state (zeros included). Resolved cases, the growing history,
+    are kept counted on PostgreSQL (store/tallies.py); open ones are counted."""
+    if tallies.keeps_resolved(cur):
+        sql = f"""SELECT bucket, state, count(*) FROM cases WHERE {OPEN} GROUP BY bucket, state
+                  UNION ALL
+                  SELECT substr(name, {len(tallies.RESOLVED_IN) + 1}), 'resolved', n FROM tallies
+                  WHERE name LIKE '{tallies.RESOLVED_IN}%' AND n <> 0"""
+    else:
+        sql = "SELECT bucket, state, count(*) FROM cases GROUP BY bucket, state"
     out = {b.value: {s.value: 0 for s in STATES} for b in BUCKETS}
-    for bucket, state, n in rows:
+    for bucket, state, n in cur.execute(sql).fetchall():
         out.setdefault(bucket, {s.value: 0 for s in STATES})[state] = int(n)
     return out
 
@@ -62,14 +76,17 @@ def breaches_by_bucket(cur, now: datetime) -> dict[str, int]:
 def opened_resolved_per_day(cur, now: datetime, days: int = 30) -> list[dict]:
     """Cases opened and resolved per UTC day over the last `days` days (zeros included)."""
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = cur.execute("""SELECT day, sum(n) FILTER (WHERE kind = 'opened'), sum(n) FILTER (WHERE kind = 'resolved')
-                          FROM daily_tallies WHERE day >= $start GROUP BY day""", {"start": start.date()}).fetchall()
-    counts = {d: (int(o or 0), int(r or 0)) for d, o, r in rows}
+    first, last = start.date(), (start + timedelta(days=days - 1)).date()
+    # a day's tallies are named by prefix and ISO day, which sort as the days do
+    opened = dict(cur.execute("SELECT name, n FROM tallies WHERE name BETWEEN ? AND ?",
+                              [tallies.day_name(tallies.OPENED_ON, first),
+                               tallies.day_name(tallies.OPENED_ON, last)]).fetchall())
+    resolved = _resolved_per_day(cur, first, last)
     out = []
     for i in range(days):
-        day = (start + timedelta(days=i)).date()
-        opened, resolved = counts.get(day, (0, 0))
-        out.append({"day": day, "opened": opened, "resolved": resolved})
+        day = first + timedelta(days=i)
+        out.append({"day": day, "opened": int(opened.get(tallies.day_name(tallies.OPENED_ON, day), 0)),
+                    "resolved": int(resolved.get(day, 0))})
     return out
 
 

@@ -38,6 +38,7 @@ def redact(url: str) -> str:
 
 def _configure(conn) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute("SET DateStyle = 'ISO, YMD'")      # a date cast to text reads 2026-12-01, as in DuckDB
     conn.execute("SET application_name = 'exq'")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .tallies import RECOUNT as RECOUNT_TALLIES
+from .tallies import RECOUNT as RECOUNT_TALLIES, RECOUNT_RESOLVED
 
 
 # What an order's text search looks in: its ids, e-mail, name and message. The Queue searches cases, so only
@@ -178,10 +178,8 @@ MIGRATIONS: list[Migration] = [
     # here from what the database holds.
     Migration(common=[
         "CREATE TABLE IF NOT EXISTS tallies (name VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS daily_tallies (day DATE NOT NULL, kind VARCHAR NOT NULL, n BIGINT NOT NULL, "
-        "PRIMARY KEY (day, kind))",
         *RECOUNT_TALLIES,
-    ]),
+    ], postgresql=RECOUNT_RESOLVED),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

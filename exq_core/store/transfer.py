@@ -64,7 +64,7 @@ def copy_duckdb_to_postgres(source: Store, target: Store,
     with source.read() as src, target.unit_of_work() as uow:
         target_tables = set(_tables(uow.cursor))
         # meta is merged below; the tallies are counted afresh from what was copied
-        tables = [t for t in _tables(src) if t in target_tables and t not in ("meta", "tallies", "daily_tallies")]
+        tables = [t for t in _tables(src) if t in target_tables and t not in ("meta", "tallies")]
         for i, table in enumerate(tables):
             tick(f"copying {table}", i / max(len(tables), 1))
             wanted = set(_columns(uow.cursor, table))

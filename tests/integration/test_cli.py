@@ -58,7 +58,9 @@ def test_init_recount_repairs_the_overviews_kept_counts(tmp_path, new_db, backen
         uow.execute("UPDATE cases SET state = 'resolved', resolved_at = opened_at, resolution_reason = 'other'")
         uow.commit()
     before = json.loads(cli("stats", "--json", db=db, check=0).stdout)
-    assert (before["orders"], before["by_bucket"]["inventory_conflict"]["resolved"]) == (2, 0)
+    # PostgreSQL keeps its resolved cases counted too; DuckDB counts them on each view
+    assert (before["orders"], before["by_bucket"]["inventory_conflict"]["resolved"]) == \
+        (2, 0 if backend == "postgresql" else 1)
     out = cli("init", "--recount", db=db, check=0)
     assert "counted afresh" in out.stdout
     after = json.loads(cli("stats", "--json", db=db, check=0).stdout)

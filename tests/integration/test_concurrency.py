@@ -174,11 +174,13 @@ def test_mixed_claims_and_decisions_lose_nothing(store, case_ids):
             for (_, prev_to), (nxt_from, _) in zip(trail, trail[1:]):
                 assert prev_to == nxt_from
             assert trail[-1][1] == services.get_case(store, case_id).state.value
-    # the Overview's counts of resolved cases, moved by every resolve and reopen, are what the cases say
+    # the Overview's kept counts (PostgreSQL: also resolved cases, moved by every resolve and reopen) are
+    # what the cases say
     kept, fresh = kept_and_recounted(store)
     assert kept == fresh
-    with store.read() as cur:       # some case was resolved (its row stays, at 0 if reopened since)
-        assert cur.scalar("SELECT count(*) FROM tallies WHERE name LIKE 'resolved:%'")
+    if store.is_postgres:           # which keeps them: some case was resolved (its row stays, at 0 if reopened)
+        with store.read() as cur:
+            assert cur.scalar("SELECT count(*) FROM tallies WHERE name LIKE 'resolved:%'")
 
 
 

@@ -33,12 +33,17 @@ def kpis(cur, now: datetime) -> dict:
 def _resolved_per_day(cur, first: date, last: date) -> dict[date, int]:
     """Cases resolved per UTC day from `first` to `last`: kept counts, or counted (store/tallies.py)."""
     if tallies.keeps_resolved(cur):
-        rows = cur.execute("SELECT name, n FROM tallies WHERE name BETWEEN ? AND ?",
-                           [tallies.day_name(tallies.RESOLVED_ON, first),
-                            tallies.day_name(tallies.RESOLVED_ON, last)]).fetchall()
-        return {date.fromisoformat(name[len(tallies.RESOLVED_ON):]): int(n) for name, n in rows}
+        return {date.fromisoformat(name[len(tallies.RESOLVED_ON):]): n
+                for name, n in _tallies_named(cur, tallies.RESOLVED_ON, first, last).items()}
     return dict(cur.execute("SELECT CAST(resolved_at AS DATE), count(*) FROM cases WHERE resolved_at >= ? "
                             "AND resolved_at < ? GROUP BY 1", [first, last + timedelta(days=1)]).fetchall())
+
+
+def _tallies_named(cur, prefix: str, first: date, last: date) -> dict[str, int]:
+    """The kept counts of each day from `first` to `last` (named by prefix and ISO day), by name."""
+    names = [tallies.day_name(prefix, first + timedelta(days=i)) for i in range((last - first).days + 1)]
+    return {name: int(n) for name, n in cur.execute(
+        f"SELECT name, n FROM tallies WHERE name IN ({', '.join('?' * len(names))})", names).fetchall()}
 
 
 def by_bucket_state(cur) -> dict[str, dict[str, int]]:
@@ -77,10 +82,7 @@ def opened_resolved_per_day(cur, now: datetime, days: int = 30) -> list[dict]:
     """Cases opened and resolved per UTC day over the last `days` days (zeros included)."""
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     first, last = start.date(), (start + timedelta(days=days - 1)).date()
-    # a day's tallies are named by prefix and ISO day, which sort as the days do
-    opened = dict(cur.execute("SELECT name, n FROM tallies WHERE name BETWEEN ? AND ?",
-                              [tallies.day_name(tallies.OPENED_ON, first),
-                               tallies.day_name(tallies.OPENED_ON, last)]).fetchall())
+    opened = _tallies_named(cur, tallies.OPENED_ON, first, last)
     resolved = _resolved_per_day(cur, first, last)
     out = []
     for i in range(days):

@@ -49,7 +49,7 @@ def cmd_init(args) -> int:
             with store.unit_of_work() as uow:
                 tallies.recount(uow.cursor)
                 uow.commit()
-            print("The Overview's counts over all orders and resolved cases were counted afresh.")
+            print("The Overview's kept counts (store/tallies.py) were counted afresh.")
     return 0
 
 

@@ -127,18 +127,22 @@ def route_changed(cur, rules: RuleSet, changed: str, now: datetime, actor: str, 
         SELECT case_id, $now, $actor, kind, state, state, detail FROM touched""",
                 {"now": now, "actor": actor})
 
-    opened = cur.execute("SELECT bucket, count(*), count(*) FILTER (WHERE first_case) FROM opened "
-                         "GROUP BY bucket").fetchall()
+    # the new cases by bucket and by day (one pass), and those that are their order's first
+    opened = cur.execute("SELECT bucket, CAST(opened_at AS DATE), count(*), count(*) FILTER (WHERE first_case) "
+                         "FROM opened GROUP BY 1, 2").fetchall()
     updated = cur.execute("SELECT count(*) FROM touched").fetchone()[0]
     routine = cur.scalar(f"SELECT count(*) FROM {changed}") - cur.scalar("SELECT count(*) FROM routed")
-    if opened:          # the Overview's counts over all of history (store/tallies.py)
-        days = cur.execute("SELECT CAST(opened_at AS DATE), count(*) FROM opened GROUP BY 1").fetchall()
-        tallies.add(cur, {tallies.ORDERS_WITH_CASE: sum(first for _, _, first in opened),
-                          **{tallies.day_name(tallies.OPENED_ON, day): n for day, n in days}})
+    by_bucket: dict[str, int] = {}
+    kept = {tallies.ORDERS_WITH_CASE: 0}        # the Overview's counts over all of history (store/tallies.py)
+    for bucket, day, n, first in opened:
+        by_bucket[bucket] = by_bucket.get(bucket, 0) + n
+        kept[tallies.ORDERS_WITH_CASE] += first
+        name = tallies.day_name(tallies.OPENED_ON, day)
+        kept[name] = kept.get(name, 0) + n
+    tallies.add(cur, kept)
     for t in ("routed", "latest", "opened", "touched"):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
-    return RouteResult(cases_new_by_bucket={bucket: n for bucket, n, _ in opened}, cases_updated=updated,
-                       routine=routine)
+    return RouteResult(cases_new_by_bucket=by_bucket, cases_updated=updated, routine=routine)
 
 
 def sync_static_priority(uow, rules: RuleSet) -> int:

@@ -87,7 +87,7 @@ def opened_resolved_per_day(cur, now: datetime, days: int = 30) -> list[dict]:
     out = []
     for i in range(days):
         day = first + timedelta(days=i)
-        out.append({"day": day, "opened": int(opened.get(tallies.day_name(tallies.OPENED_ON, day), 0)),
+        out.append({"day": day, "opened": opened.get(tallies.day_name(tallies.OPENED_ON, day), 0),
                     "resolved": int(resolved.get(day, 0))})
     return out
 

@@ -294,3 +294,24 @@ def test_rows_cross_from_duckdb_to_postgresql_in_batches_whatever_the_cursor_lef
         assert store.copy_from_duckdb(uow, duck, "SELECT range AS n, ['a', 'b,c'] AS tags FROM range(3)",
                                       "listed", ["n", "tags"], batch=2) == 3
         assert uow.cursor.execute("SELECT tags FROM listed WHERE n = 2").fetchone()[0] == ["a", "b,c"]
+
+
+def test_csv_chunks_are_made_on_a_thread_that_hands_over_its_errors_and_stops_with_the_reader():
+    """The chunks PostgreSQL's COPY is fed are made by a thread of their own: all rows in order; an error
+    the DuckDB query raises midway reaches the caller; a caller that stops early (the server refused the
+    COPY) stops the thread as well, and the DuckDB connection is free again."""
+    import threading
+    from contextlib import closing
+    import duckdb
+    from exq_core.store.pg import _csv_chunks
+    con = duckdb.connect()
+    got = [bytes(chunk).decode() for chunk, _ in _csv_chunks(con.sql("SELECT range AS n FROM range(10)"), 3)]
+    assert "".join(got).split() == [str(i) for i in range(10)]
+    failing = con.sql("SELECT CAST(CASE WHEN range < 3000 THEN '1' ELSE 'x' END AS INTEGER) AS n FROM range(5000)")
+    with pytest.raises(OSError, match="Conversion Error"):     # as Arrow's reader raises it
+        for _ in _csv_chunks(failing, 100):
+            pass
+    with closing(_csv_chunks(con.sql("SELECT range AS n FROM range(100000)"), 10)) as chunks:
+        next(chunks)
+    assert not [t for t in threading.enumerate() if t.name == "exq-copy-csv"]
+    assert con.execute("SELECT 42").fetchone() == (42,)

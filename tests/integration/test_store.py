@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 
 import duckdb
@@ -314,4 +315,13 @@ def test_csv_chunks_are_made_on_a_thread_that_hands_over_its_errors_and_stops_wi
     with closing(_csv_chunks(con.sql("SELECT range AS n FROM range(100000)"), 10)) as chunks:
         next(chunks)
     assert not [t for t in threading.enumerate() if t.name == "exq-copy-csv"]
+
+    def stop_after_the_last_chunk_was_made():      # the thread has made every chunk and waits to say so
+        with closing(_csv_chunks(con.sql("SELECT range AS n FROM range(20)"), 10)) as chunks:
+            next(chunks)
+            time.sleep(0.3)
+    closer = threading.Thread(target=stop_after_the_last_chunk_was_made, daemon=True)
+    closer.start()
+    closer.join(timeout=10)
+    assert not closer.is_alive()
     assert con.execute("SELECT 42").fetchone() == (42,)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from contextlib import closing
 from datetime import datetime
 
 import duckdb
@@ -300,10 +302,8 @@ def test_rows_cross_from_duckdb_to_postgresql_in_batches_whatever_the_cursor_lef
 def test_csv_chunks_are_made_on_a_thread_that_hands_over_its_errors_and_stops_with_the_reader():
     """The chunks PostgreSQL's COPY is fed are made by a thread of their own: all rows in order; an error
     the DuckDB query raises midway reaches the caller; a caller that stops early (the server refused the
-    COPY) stops the thread as well, and the DuckDB connection is free again."""
-    import threading
-    from contextlib import closing
-    import duckdb
+    COPY), even just after the last chunk was made, stops the thread as well, and the DuckDB connection is
+    free again."""
     from exq_core.store.pg import _csv_chunks
     con = duckdb.connect()
     got = [bytes(chunk).decode() for chunk, _ in _csv_chunks(con.sql("SELECT range AS n FROM range(10)"), 3)]
@@ -325,3 +325,18 @@ def test_csv_chunks_are_made_on_a_thread_that_hands_over_its_errors_and_stops_wi
     closer.join(timeout=10)
     assert not closer.is_alive()
     assert con.execute("SELECT 42").fetchone() == (42,)
+
+
+def test_a_copy_the_server_refuses_midway_raises_and_leaves_nothing_running(store, backend):
+    """PostgreSQL refusing a row in the middle of a COPY from DuckDB (here a CHECK) is raised to the caller at
+    once; the CSV thread stops, the transaction rolls back, and the DuckDB cursor reads again."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's bulk path: runs with --backend postgresql")
+    with store.work_cursor() as duck:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            with store.unit_of_work() as uow:
+                uow.execute("CREATE TEMP TABLE checked (n BIGINT CHECK (n < 30000)) ON COMMIT DROP")
+                store.copy_from_duckdb(uow, duck, "SELECT range AS n FROM range(100000)", "checked", ["n"],
+                                       batch=1_000)
+        assert not [t for t in threading.enumerate() if t.name == "exq-copy-csv"]
+        assert duck.execute("SELECT 42").fetchone() == (42,)
